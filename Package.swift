@@ -1,0 +1,85 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Targets are split by what they may do: a C module map for LMDB, a safe wrapper over it,
+// a pure core (no I/O), the wire protocol, the store with its single writer, the NIO server,
+// and two executables that only wire things together.
+let package = Package(
+    name: "TokenLedger",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "tokenledgerd", targets: ["tokenledgerd"]),
+        .executable(name: "tokenledger", targets: ["tokenledger"]),
+        .library(name: "LMDB", targets: ["LMDB"]),
+        .library(name: "LedgerCore", targets: ["LedgerCore"]),
+        .library(name: "LedgerTestKit", targets: ["LedgerTestKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/onevcat/Rainbow", from: "4.2.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLMDB",
+            pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"])]
+        ),
+        .target(name: "LMDB", dependencies: ["CLMDB"]),
+        .target(
+            name: "LedgerCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(name: "LedgerProtocol", dependencies: ["LedgerCore"]),
+        .target(
+            name: "LedgerStore",
+            dependencies: [
+                "LMDB", "LedgerCore", "LedgerProtocol",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]
+        ),
+        .target(
+            name: "LedgerServer",
+            dependencies: [
+                "LedgerStore", "LedgerProtocol", "LedgerCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "tokenledgerd",
+            dependencies: [
+                "LedgerServer", "LedgerStore", "LedgerCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "tokenledger",
+            dependencies: [
+                "LedgerCore", "LedgerClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Rainbow", package: "Rainbow"),
+            ]
+        ),
+        .target(name: "LedgerClient"),
+        .target(name: "LedgerTestKit", dependencies: ["LedgerClient"]),
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
+        .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore", "LedgerProtocol"]),
+        .testTarget(name: "LedgerStoreTests", dependencies: ["LedgerStore", "LedgerCore", "LMDB", "LedgerTestKit"]),
+        .testTarget(
+            name: "LedgerServerTests",
+            dependencies: [
+                "LedgerServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "BlackBoxTests", dependencies: ["LedgerTestKit", "LedgerClient"]),
+    ]
+)
