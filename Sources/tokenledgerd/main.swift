@@ -1,1 +1,192 @@
-print("tokenledgerd")
+import ArgumentParser
+import Foundation
+import LedgerCore
+import LedgerServer
+import LedgerStore
+import Logging
+
+/// `tokenledgerd`: wiring only. Parses flags, locks the data directory, folds the log, appends
+/// what came due while it was down, then serves until SIGTERM/SIGINT.
+@main
+struct TokenLedgerDaemon: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenledgerd",
+        abstract: "The TokenLedger daemon: a durable, hash-chained token ledger served over a Unix socket.",
+        discussion: """
+            Gateways, auditors and ops tools speak newline-delimited JSON to the socket (wire protocol v1,
+            see PROTOCOL.md). Every answer to a write is durable: it is sent after the batch's commit.
+
+            Examples:
+              tokenledgerd                                   # ./data, ./tokenledger.sock, default catalog
+              tokenledgerd --data /var/lib/tokenledger --socket /run/tokenledger/tokenledger.sock \\
+                           --socket-group tokenledger --role gateway=@gateways --role auditor=@auditors
+              tokenledgerd --clock manual=2026-01-01T00:00:00.000Z    # tests: time moves by clock.set/advance
+            """
+    )
+
+    @Option(name: .customLong("data"), help: ArgumentHelp("Data directory (the LMDB log).", valueName: "dir"))
+    var data = "./data"
+
+    @Option(name: .customLong("socket"), help: ArgumentHelp("Unix socket path.", valueName: "path"))
+    var socket = "./tokenledger.sock"
+
+    @Option(
+        name: .customLong("socket-group"),
+        help: ArgumentHelp("Group (name or number) that owns the socket file (mode 0660).", valueName: "group"))
+    var socketGroup: String?
+
+    @Option(
+        name: .customLong("clock"),
+        help: ArgumentHelp(
+            "system, or manual[=RFC3339 time] (manual with no time starts at the last event's time).",
+            valueName: "system|manual[=T]"))
+    var clock = "system"
+
+    @Option(
+        name: .customLong("catalog"),
+        help: ArgumentHelp(
+            "JSON array of price.set objects (without op) replacing the default catalog on the first start.",
+            valueName: "file"))
+    var catalog: String?
+
+    @Option(
+        name: .customLong("role"),
+        help: ArgumentHelp(
+            "Map peers to a role: ROLE=UID|USER|@GROUP[,...] with ROLE admin, gateway or auditor (repeatable).",
+            valueName: "role=who"))
+    var role: [String] = []
+
+    @Option(
+        name: .customLong("default-daily-limit"),
+        help: ArgumentHelp("Daily limit given to teams created without one (-1 = unlimited).", valueName: "n"))
+    var defaultDailyLimit: Int64 = -1
+
+    @Option(
+        name: .customLong("key-retention-days"),
+        help: ArgumentHelp("Days of event time an idempotency key is remembered.", valueName: "n"))
+    var keyRetentionDays: Int64 = 30
+
+    @Option(
+        name: .customLong("max-line"),
+        help: ArgumentHelp("Longest request line in bytes (without the newline).", valueName: "n"))
+    var maxLine = 65536
+
+    @Option(name: .customLong("max-connections"), help: ArgumentHelp("Concurrent connections.", valueName: "n"))
+    var maxConnections = 1024
+
+    @Option(
+        name: .customLong("read-wait-ms"),
+        help: ArgumentHelp("How long usage/report wait for the read models to catch up.", valueName: "n"))
+    var readWaitMs = 1000
+
+    @Option(
+        name: .customLong("log-level"),
+        help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
+    var logLevel = "info"
+
+    func validate() throws {
+        guard defaultDailyLimit >= -1 && defaultDailyLimit <= Amount.max else {
+            throw ValidationError("--default-daily-limit must be -1 or 0..2^53-1")
+        }
+        guard keyRetentionDays >= 1 else { throw ValidationError("--key-retention-days must be at least 1") }
+        guard maxLine >= 1024 else { throw ValidationError("--max-line must be at least 1024") }
+        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        guard readWaitMs >= 0 else { throw ValidationError("--read-wait-ms must be at least 0") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level \(logLevel) is unknown") }
+    }
+
+    func run() async throws {
+        SignalWaiter.installProcessSignalDefaults()
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
+        }
+        let logger = Logger(label: "tokenledgerd")
+        do {
+            try await serve(logger: logger)
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            FileHandle.standardError.write(Data("tokenledgerd: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    func makeClock(lastTs: Instant) throws -> any LedgerClock {
+        if clock == "system" { return SystemClock() }
+        if clock == "manual" { return ManualClock(at: lastTs) }
+        if clock.hasPrefix("manual=") {
+            let text = String(clock.dropFirst("manual=".count))
+            guard let t = Instant(rfc3339: text) else {
+                throw DaemonError("--clock \(clock): \(text) is not an RFC 3339 time like 2026-01-01T00:00:00.000Z")
+            }
+            guard t >= lastTs else {
+                throw DaemonError("--clock \(clock): the log's last event is at \(lastTs.rfc3339); time never goes back")
+            }
+            return ManualClock(at: t)
+        }
+        throw DaemonError("--clock must be system, manual or manual=<RFC 3339 time>")
+    }
+
+    func serve(logger: Logger) async throws {
+        var roles = RoleMap()
+        for flag in role { try roles.add(flag: flag) }
+        let catalogSpecs = try Catalog.load(path: catalog)
+
+        let lock = try DataDirectoryLock(directory: data)
+        let storage = try LMDBLogStorage(directory: data)
+        let (headSeq, _) = try storage.head()
+        let lastTs = try storage.events(from: max(headSeq, 1), limit: 1).first.flatMap { stored -> Instant? in
+            guard case .object(let o)? = try? JSONParser.parse(stored.bytes) else { return nil }
+            return o["ts"]?.stringValue.flatMap(Instant.init(rfc3339:))
+        } ?? Instant(ms: 0)
+        let clock = try makeClock(lastTs: lastTs)
+
+        var config = EngineConfig()
+        config.defaultDailyLimit = defaultDailyLimit
+        config.keyRetentionDays = keyRetentionDays
+        let engine = try LedgerEngine(storage: storage, clock: clock, config: config, logger: logger)
+        try engine.bootstrap(catalog: catalogSpecs)
+        let caughtUp = try engine.tick()
+        logger.info(
+            "log loaded",
+            metadata: [
+                "ledger.seq": "\(engine.state.head)", "ledger.caught_up": "\(caughtUp)",
+                "ledger.teams": "\(engine.state.teams.count)", "data.dir": "\(data)",
+            ])
+
+        let writer = Writer(engine: engine, logger: logger)
+        let service = LedgerService(
+            writer: writer, reader: LogReader(storage: storage), roles: roles, manualClock: clock.manual != nil,
+            logger: logger)
+        let server = UnixSocketServer(
+            config: ServerConfig(
+                socketPath: socket, socketGroup: socketGroup, maxLineBytes: maxLine, maxConnections: maxConnections),
+            handler: service, logger: logger)
+        service.connectionCount = { server.connectionCount }
+        writer.start()
+        do {
+            try await server.start()
+        } catch {
+            writer.stop()
+            throw error
+        }
+        logger.info("serving", metadata: ["socket.path": "\(socket)", "clock": "\(clock.manual == nil ? "system" : "manual")"])
+
+        let signal = await SignalWaiter.waitForTermination()
+        logger.info("stopping", metadata: ["signal": "\(signal)"])
+        // Requests not yet started are answered `unavailable`; the batch being committed finishes.
+        writer.stop()
+        await server.shutdown()
+        storage.env.close()
+        withExtendedLifetime(lock) {}
+        logger.info("stopped", metadata: ["ledger.seq": "\(engine.state.head)"])
+    }
+}
+
+struct DaemonError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}

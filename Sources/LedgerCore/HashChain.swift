@@ -1,0 +1,116 @@
+import Crypto
+
+/// The hash chain of PROTOCOL §6: hash(n) = SHA-256(hash(n-1) ‖ canonical bytes of event n),
+/// with 32 zero bytes before seq 1. The canonical bytes are the event's RFC 8785 form without
+/// `hash`; what is stored (and exported) is the RFC 8785 form with `hash`.
+public enum HashChain {
+    public static let genesis = [UInt8](repeating: 0, count: 32)
+
+    public static func hash(previous: [UInt8], canonical: [UInt8]) -> [UInt8] {
+        precondition(previous.count == 32, "a chain hash is 32 bytes")
+        var h = SHA256()
+        h.update(data: previous)
+        h.update(data: canonical)
+        return Array(h.finalize())
+    }
+
+    public static func digest(_ bytes: [UInt8]) -> [UInt8] { Array(SHA256.hash(data: bytes)) }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    public static func hex(_ bytes: [UInt8]) -> String {
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes {
+            out.append(hexDigits[Int(b >> 4)])
+            out.append(hexDigits[Int(b & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func unhex(_ s: String) -> [UInt8]? {
+        let u = Array(s.utf8)
+        guard u.count % 2 == 0 else { return nil }
+        var out = [UInt8]()
+        out.reserveCapacity(u.count / 2)
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+            default: return nil
+            }
+        }
+        var i = 0
+        while i < u.count {
+            guard let hi = nibble(u[i]), let lo = nibble(u[i + 1]) else { return nil }
+            out.append(hi << 4 | lo)
+            i += 2
+        }
+        return out
+    }
+
+    /// Seals an event after `previous`: its stored bytes (RFC 8785 with `hash`) and its hash.
+    public static func seal(_ event: Event, previous: [UInt8]) -> (stored: [UInt8], hash: [UInt8]) {
+        var object = event.json()
+        let canonical = CanonicalJSON.bytes(.object(object))
+        let h = hash(previous: previous, canonical: canonical)
+        object.members.append(("hash", .string(hex(h))))
+        return (CanonicalJSON.bytes(.object(object)), h)
+    }
+
+    /// Why a stored or exported event line does not check out.
+    public enum Failure: Error, Equatable {
+        case unreadable(String)
+        case wrongHash(expected: String, stored: String)
+        case wrongSeq(expected: UInt64, found: UInt64)
+    }
+
+    /// Checks one stored/exported event object against the previous hash; returns its hash.
+    /// Re-derives the canonical bytes from the object, so it trusts nothing but the text.
+    public static func check(line: [UInt8], previous: [UInt8], expectedSeq: UInt64? = nil) throws(Failure) -> (
+        seq: UInt64, hash: [UInt8]
+    ) {
+        let parsed: JSON
+        do { parsed = try JSONParser.parse(line) } catch { throw .unreadable(error.description) }
+        guard case .object(var o) = parsed else { throw .unreadable("not a JSON object") }
+        guard case .string(let storedHex)? = o["hash"] else { throw .unreadable("no hash") }
+        guard case .number(let n)? = o["seq"], let s = n.int64, s >= 1 else { throw .unreadable("no seq") }
+        let seq = UInt64(s)
+        if let expectedSeq, seq != expectedSeq { throw .wrongSeq(expected: expectedSeq, found: seq) }
+        o["hash"] = nil
+        let h = hash(previous: previous, canonical: CanonicalJSON.bytes(.object(o)))
+        let hx = hex(h)
+        guard hx == storedHex else { throw .wrongHash(expected: hx, stored: storedHex) }
+        return (seq, h)
+    }
+}
+
+extension HashChain {
+    /// Reads a stored event back: checks its hash against `previous` and its seq, then decodes it.
+    public static func open(stored: [UInt8], previous: [UInt8], expectedSeq: UInt64) throws(Failure) -> (
+        event: Event, hash: [UInt8]
+    ) {
+        let parsed: JSON
+        do { parsed = try JSONParser.parse(stored) } catch { throw .unreadable(error.description) }
+        guard case .object(var o) = parsed else { throw .unreadable("not a JSON object") }
+        guard case .string(let storedHex)? = o["hash"] else { throw .unreadable("no hash") }
+        o["hash"] = nil
+        let h = hash(previous: previous, canonical: CanonicalJSON.bytes(.object(o)))
+        let hx = hex(h)
+        guard hx == storedHex else { throw .wrongHash(expected: hx, stored: storedHex) }
+        let event: Event
+        do { event = try Event(json: o) } catch { throw .unreadable(error.message) }
+        guard event.seq == expectedSeq else { throw .wrongSeq(expected: expectedSeq, found: event.seq) }
+        return (event, h)
+    }
+}
+
+extension HashChain.Failure: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .unreadable(let m): "unreadable event: \(m)"
+        case .wrongHash(let expected, let stored): "hash mismatch: stored \(stored), derived \(expected)"
+        case .wrongSeq(let expected, let found): "seq \(found) where \(expected) was expected"
+        }
+    }
+}

@@ -1,0 +1,97 @@
+/// Proleptic Gregorian arithmetic on plain integers, no Foundation.
+///
+/// `days(year:month:day:)` and `date(days:)` are Howard Hinnant's `days_from_civil` and
+/// `civil_from_days`: exact for every year an `Int` can hold, with 1970-01-01 as day 0.
+enum Civil {
+    static let secondsPerDay: Int64 = 86_400
+    static let msPerDay: Int64 = 86_400_000
+
+    /// Division rounding towards negative infinity (Swift's `/` truncates towards zero).
+    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
+        precondition(b > 0, "floorDiv by a non-positive divisor")
+        let q = a / b
+        return (a % b < 0) ? q - 1 : q
+    }
+
+    /// The remainder that goes with `floorDiv`: always in `0..<b`.
+    static func floorMod(_ a: Int64, _ b: Int64) -> Int64 {
+        precondition(b > 0, "floorMod by a non-positive divisor")
+        let r = a % b
+        return r < 0 ? r + b : r
+    }
+
+    static func isLeap(_ year: Int) -> Bool {
+        year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+    }
+
+    static func daysIn(year: Int, month: Int) -> Int {
+        precondition((1...12).contains(month), "month out of range: \(month)")
+        switch month {
+        case 2: return isLeap(year) ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    /// Days since 1970-01-01 of a valid date.
+    static func days(year: Int, month: Int, day: Int) -> Int {
+        assert((1...12).contains(month) && (1...daysIn(year: year, month: month)).contains(day))
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400  // 0...399
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1  // 0...365, March-based
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear  // 0...146096
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    /// The date `days` after 1970-01-01 (negative goes back).
+    static func date(days: Int) -> (year: Int, month: Int, day: Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097  // 0...146096
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365  // 0...399
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)  // 0...365
+        let mp = (5 * dayOfYear + 2) / 153  // 0...11, March-based
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        assert((1...12).contains(month) && (1...31).contains(day))
+        return (year, month, day)
+    }
+}
+
+/// ASCII helpers shared by the fixed-width parsers and formatters of this folder.
+enum ASCII {
+    static let zero = UInt8(ascii: "0")
+
+    /// The value of `count` decimal digits at `start`, or nil if any byte is not a digit.
+    static func digits(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int, count: Int) -> Int? {
+        guard start >= 0, count > 0, start + count <= bytes.count else { return nil }
+        var value = 0
+        for i in start..<(start + count) {
+            let d = bytes[i] &- zero
+            guard d <= 9 else { return nil }
+            value = value * 10 + Int(d)
+        }
+        return value
+    }
+
+    /// Appends `value` in decimal, left-padded with zeros to `width` digits (never truncated).
+    static func append(_ value: Int, width: Int, to out: inout [UInt8]) {
+        precondition(value >= 0, "append expects a non-negative value")
+        var digits: [UInt8] = []
+        var v = value
+        repeat {
+            digits.append(zero + UInt8(v % 10))
+            v /= 10
+        } while v > 0
+        if digits.count < width { out.append(contentsOf: repeatElement(zero, count: width - digits.count)) }
+        out.append(contentsOf: digits.reversed())
+    }
+
+    /// A year as `YYYY`; years outside 0...9999 (only reachable by arithmetic) keep every digit and a `-` sign.
+    static func appendYear(_ year: Int, to out: inout [UInt8]) {
+        if year < 0 { out.append(UInt8(ascii: "-")) }
+        append(abs(year), width: 4, to: &out)
+    }
+}

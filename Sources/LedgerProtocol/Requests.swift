@@ -1,0 +1,330 @@
+import LedgerCore
+
+/// The ops this build implements. An op not listed answers `unknown_op`.
+public enum Op: String, Sendable, CaseIterable {
+    case ping
+    case estimate
+    case check
+    case balance
+    case audit
+    case verify
+    case stats
+    case teamCreate = "team.create"
+    case userAdd = "user.add"
+    case podCreate = "pod.create"
+    case planDefine = "plan.define"
+    case priceSet = "price.set"
+    case topup
+    case consume
+    case clockSet = "clock.set"
+    case clockAdvance = "clock.advance"
+
+    /// Ops that append events and so take an idempotency `key` (PROTOCOL §4).
+    public var appends: Bool {
+        switch self {
+        case .teamCreate, .userAdd, .podCreate, .planDefine, .priceSet, .topup, .consume: true
+        default: false
+        }
+    }
+
+    public var keyRequired: Bool {
+        switch self {
+        case .topup, .consume: true
+        default: false
+        }
+    }
+
+    /// The least role that may use the op (admin > gateway > auditor); nil: admin only.
+    public var roles: Set<Role> {
+        switch self {
+        case .ping: [.admin, .gateway, .auditor]
+        case .estimate, .check, .consume: [.admin, .gateway]
+        case .balance: [.admin, .gateway, .auditor]
+        case .audit, .verify, .stats: [.admin, .auditor]
+        default: [.admin]
+        }
+    }
+}
+
+public enum Role: Int, Sendable, Comparable, CaseIterable, CustomStringConvertible {
+    case auditor = 1
+    case gateway = 2
+    case admin = 3
+
+    public static func < (a: Role, b: Role) -> Bool { a.rawValue < b.rawValue }
+    public var description: String {
+        switch self {
+        case .auditor: "auditor"
+        case .gateway: "gateway"
+        case .admin: "admin"
+        }
+    }
+    public init?(name: String) {
+        switch name {
+        case "auditor": self = .auditor
+        case "gateway": self = .gateway
+        case "admin": self = .admin
+        default: return nil
+        }
+    }
+}
+
+public struct AuditQuery: Sendable, Equatable {
+    public var from: Instant?
+    public var to: Instant?
+    public var team: ID?
+    public var pod: ID?
+    public var model: ID?
+    public var task: ID?
+    public var user: ID?
+    public var types: Set<String>?
+    public var afterSeq: UInt64 = 0
+    public var limit: Int = 1000
+    public static let limitMax = 10_000
+    public init() {}
+}
+
+/// Reads that do not append.
+public enum Query: Sendable, Equatable {
+    case ping
+    case estimate(model: ID, usage: Usage)
+    case check(ConsumeCommand)
+    case balance(team: ID, user: ID?)
+    case audit(AuditQuery)
+    case verify(fromSeq: UInt64?, toSeq: UInt64?)
+    case stats
+    case clockSet(Instant)
+    case clockAdvance(seconds: Int64)
+}
+
+public enum RequestBody: Sendable, Equatable {
+    case command(Command)
+    case query(Query)
+}
+
+public struct ParsedRequest: Sendable {
+    public var id: JSON?
+    public var op: Op
+    public var key: String?
+    /// SHA-256 of the request's RFC 8785 bytes without `id`: what "the same payload" means.
+    public var payloadDigest: [UInt8]
+    public var body: RequestBody
+}
+
+/// A request that could not be parsed: answered at once, with the id when it was readable.
+public struct RequestFailure: Error, Sendable {
+    public var id: JSON?
+    public var rejection: Rejection
+}
+
+public enum RequestParser {
+    public static func parse(_ line: [UInt8]) -> Result<ParsedRequest, RequestFailure> {
+        let value: JSON
+        do {
+            value = try JSONParser.parse(line)
+        } catch {
+            return .failure(RequestFailure(id: nil, rejection: .badRequest("not JSON: \(error.description)")))
+        }
+        guard case .object(let object) = value else {
+            return .failure(RequestFailure(id: nil, rejection: .badRequest("a request is a JSON object")))
+        }
+        let id = validID(object["id"])
+        guard case .string(let opName)? = object["op"] else {
+            let message = object["op"] == nil ? "missing field \"op\"" : "\"op\" must be a string"
+            return .failure(RequestFailure(id: id, rejection: .badRequest(message)))
+        }
+        guard let op = Op(rawValue: opName) else {
+            return .failure(RequestFailure(id: id, rejection: Rejection(.unknownOp, "unknown op \"\(opName)\"")))
+        }
+        if object["id"] != nil && id == nil {
+            return .failure(
+                RequestFailure(
+                    id: nil, rejection: .badRequest("\"id\" must be an integer or a string of 1..128 bytes")))
+        }
+        var f = Fields(object)
+        f.markUsed("id")
+        f.markUsed("op")
+        do throws(Rejection) {
+            var key: String?
+            if op.appends {
+                key = try f.optionalID("key")?.string
+                if op.keyRequired && key == nil { throw .badRequest("\"key\" (an idempotency key) is required for \(op.rawValue)") }
+            }
+            let body = try parseBody(op, &f)
+            try f.rejectUnknown()
+            var payload = object
+            payload["id"] = nil
+            let digest = HashChain.digest(CanonicalJSON.bytes(.object(payload)))
+            return .success(ParsedRequest(id: id, op: op, key: key, payloadDigest: digest, body: body))
+        } catch {
+            return .failure(RequestFailure(id: id, rejection: error))
+        }
+    }
+
+    static func validID(_ v: JSON?) -> JSON? {
+        guard let v else { return nil }
+        switch v {
+        case .string(let s): return ID(s) == nil ? nil : v
+        case .number(let n): return n.isIntegerLexeme ? v : nil
+        default: return nil
+        }
+    }
+
+    static func parseBody(_ op: Op, _ f: inout Fields) throws(Rejection) -> RequestBody {
+        switch op {
+        case .ping: return .query(.ping)
+        case .stats: return .query(.stats)
+        case .estimate:
+            return .query(.estimate(model: try f.id("model"), usage: try usage(&f)))
+        case .check:
+            return .query(.check(try consume(&f, allowRecord: false)))
+        case .balance:
+            return .query(.balance(team: try f.id("team"), user: try f.optionalID("user")))
+        case .audit:
+            var q = AuditQuery()
+            q.from = try f.optionalInstant("from")
+            q.to = try f.optionalInstant("to")
+            q.team = try f.optionalID("team")
+            q.pod = try f.optionalID("pod")
+            q.model = try f.optionalID("model")
+            q.task = try f.optionalID("task")
+            q.user = try f.optionalID("user")
+            if let types = try f.optionalArray("types") {
+                var set = Set<String>()
+                for t in types {
+                    guard case .string(let s) = t, EventBody.allTypes.contains(s) else {
+                        throw .badRequest("\"types\" must list event types of PROTOCOL §6")
+                    }
+                    set.insert(s)
+                }
+                q.types = set
+            }
+            q.afterSeq = try f.optionalSeq("after_seq") ?? 0
+            q.limit = Int(try f.optionalInt("limit", in: 1...Int64(AuditQuery.limitMax)) ?? 1000)
+            return .query(.audit(q))
+        case .verify:
+            let from = try f.optionalSeq("from_seq")
+            let to = try f.optionalSeq("to_seq")
+            if let from, let to, from > to { throw .badRequest("\"from_seq\" is after \"to_seq\"") }
+            return .query(.verify(fromSeq: from, toSeq: to))
+        case .clockSet:
+            return .query(.clockSet(try f.instant("at")))
+        case .clockAdvance:
+            return .query(.clockAdvance(seconds: try f.int("seconds", in: 0...(Amount.max / 1000))))
+        case .teamCreate:
+            let team = try f.id("team")
+            let plan = try f.optionalID("plan")
+            let timezone = try f.optionalString("timezone")
+            if let timezone, ZoneCalendar(identifier: timezone) == nil {
+                throw .badRequest("unknown timezone \"\(timezone)\" (use an IANA name like Europe/Madrid)")
+            }
+            let daily = try f.optionalAmount("daily_limit", unlimitedAllowed: true)
+            return .command(.teamCreate(team: team, plan: plan, timezone: timezone, dailyLimit: daily))
+        case .userAdd:
+            return .command(
+                .userAdd(
+                    team: try f.id("team"), user: try f.id("user"),
+                    dailyLimit: try f.optionalAmount("daily_limit", unlimitedAllowed: true)))
+        case .podCreate:
+            return .command(
+                .podCreate(
+                    team: try f.id("team"), pod: try f.id("pod"),
+                    budget: try f.optionalAmount("budget", unlimitedAllowed: true),
+                    budgetAction: try f.optionalEnum("budget_action", BudgetAction.self)))
+        case .planDefine:
+            return .command(
+                .planDefine(
+                    plan: try f.id("plan"), monthlyTokens: try f.amount("monthly_tokens", unlimitedAllowed: true),
+                    maxPods: try f.amount("max_pods", unlimitedAllowed: true),
+                    maxMembers: try f.amount("max_members", unlimitedAllowed: true)))
+        case .priceSet:
+            return .command(.priceSet(try PriceRequest.parse(&f)))
+        case .topup:
+            let team = try f.id("team")
+            let amount = try f.amount("amount")
+            let package = try f.optionalID("package")?.string
+            return .command(.topup(team: team, amount: amount, package: package))
+        case .consume:
+            return .command(.consume(try consume(&f, allowRecord: true)))
+        }
+    }
+
+    static func usage(_ f: inout Fields) throws(Rejection) -> Usage {
+        let input = try f.optionalAmount("input_tokens")
+        let output = try f.optionalAmount("output_tokens")
+        var params: JSONObject?
+        if let p = try f.optionalObject("params") {
+            for m in p.members {
+                switch m.value {
+                case .string: continue
+                case .number(let n) where n.int64 != nil: continue
+                default: throw .badRequest("params.\(m.key) must be a string or an integer")
+                }
+            }
+            params = p
+        }
+        return Usage(inputTokens: input, outputTokens: output, params: params)
+    }
+
+    static func consume(_ f: inout Fields, allowRecord: Bool) throws(Rejection) -> ConsumeCommand {
+        let tags = UsageTags(
+            team: try f.id("team"), user: try f.id("user"), pod: try f.optionalID("pod"),
+            task: try f.optionalID("task"), model: try f.id("model"),
+            operation: try f.optionalID("operation")?.string)
+        if tags.task != nil && tags.pod == nil { throw .badRequest("\"task\" needs \"pod\": a task belongs to its pod") }
+        let u = try usage(&f)
+        let cost = try f.optionalAmount("cost")
+        let record = allowRecord ? (try f.optionalBool("record") ?? false) : false
+        return ConsumeCommand(tags: tags, usage: u, cost: cost, record: record)
+    }
+}
+
+/// `price.set` (PROTOCOL §7): weights and factors are decimals with at most 3 places.
+enum PriceRequest {
+    static func weight(_ f: inout Fields, _ name: String) throws(Rejection) -> Int64? {
+        guard let v = f.take(name) else { return nil }
+        guard case .number(let n) = v, let milli = n.milli, milli >= 0, milli <= Amount.max else {
+            throw .badRequest("\"\(name)\" must be a non-negative decimal with at most 3 places")
+        }
+        return milli
+    }
+
+    static func parse(_ f: inout Fields) throws(Rejection) -> PriceSpec {
+        var spec = PriceSpec(model: try f.id("model"), kind: try f.enumValue("kind", PriceKind.self))
+        if spec.kind == .text {
+            spec.inputWeightMilli = try weight(&f, "input_weight") ?? 1000
+            spec.outputWeightMilli = try weight(&f, "output_weight") ?? 1000
+            return spec
+        }
+        spec.base = try f.amount("base")
+        if let steps = try f.optionalInt("per_steps", in: 1...Amount.max) { spec.perSteps = steps }
+        if let factors = try f.optionalObject("factors") {
+            for m in factors.members {
+                guard Pricing.factorParams.contains(m.key) else {
+                    throw .badRequest("factors.\(m.key): factor params are resolution, quality and duration")
+                }
+                guard case .object(let values) = m.value else { throw .badRequest("factors.\(m.key) must be an object") }
+                var table: [String: Int64] = [:]
+                for v in values.members {
+                    guard case .number(let n) = v.value, let milli = n.milli, milli >= 0, milli <= Amount.max else {
+                        throw .badRequest("factors.\(m.key).\(v.key) must be a non-negative decimal with at most 3 places")
+                    }
+                    table[v.key] = milli
+                }
+                spec.factorsMilli[m.key] = table
+            }
+        }
+        return spec
+    }
+}
+
+extension RequestParser {
+    /// A `price.set` object without `op` (a catalog entry) as a price.
+    public static func priceSpec(from object: JSONObject) throws(Rejection) -> PriceSpec {
+        var f = Fields(object)
+        f.markUsed("op")
+        let spec = try PriceRequest.parse(&f)
+        try f.rejectUnknown()
+        return spec
+    }
+}

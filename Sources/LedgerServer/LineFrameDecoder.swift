@@ -1,0 +1,71 @@
+import NIOCore
+
+/// One frame of the newline-delimited stream.
+public enum LineFrame: Equatable, Sendable {
+    /// A request line without its terminator (`\n` or `\r\n`); never empty.
+    case line([UInt8])
+    /// The current line passed `maxLineBytes`; nothing after it is decoded.
+    case tooLong
+}
+
+/// Splits the inbound bytes on `\n`, drops one trailing `\r` and skips empty lines.
+///
+/// A line longer than `maxLineBytes` (terminator excluded) yields `.tooLong` as soon as that is
+/// certain, without waiting for its `\n`, so at most `maxLineBytes + 1` bytes of a line are kept.
+/// After `.tooLong` every further byte is discarded: the connection is about to close.
+/// An unterminated line at EOF is not a request (the protocol ends requests with `\n`) and is dropped.
+public struct LineFrameDecoder: ByteToMessageDecoder {
+    public typealias InboundOut = LineFrame
+
+    public let maxLineBytes: Int
+    /// Bytes of the current line already searched for `\n`, so each byte is scanned once.
+    private var scannedBytes = 0
+    private var overflowed = false
+
+    public init(maxLineBytes: Int = 65536) {
+        precondition(maxLineBytes > 0, "maxLineBytes must be positive")
+        self.maxLineBytes = maxLineBytes
+    }
+
+    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard !self.overflowed else {
+            buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
+            return .needMoreData
+        }
+        let view = buffer.readableBytesView
+        guard let newline = view[(view.startIndex + self.scannedBytes)...].firstIndex(of: UInt8(ascii: "\n")) else {
+            self.scannedBytes = view.count
+            // max+1 bytes may still be a max-byte line waiting for the `\n` of its `\r\n`.
+            if view.count > self.maxLineBytes + 1 || (view.count == self.maxLineBytes + 1 && view.last != 0x0D) {
+                return self.overflow(context: context, buffer: &buffer)
+            }
+            return .needMoreData
+        }
+        self.scannedBytes = 0
+        var lineBytes = newline - view.startIndex
+        if lineBytes > 0 && view[newline - 1] == UInt8(ascii: "\r") { lineBytes -= 1 }
+        guard lineBytes <= self.maxLineBytes else { return self.overflow(context: context, buffer: &buffer) }
+        let line = buffer.readBytes(length: lineBytes)!
+        buffer.moveReaderIndex(to: newline + 1)
+        if !line.isEmpty { context.fireChannelRead(Self.wrapInboundOut(.line(line))) }
+        return .continue
+    }
+
+    public mutating func decodeLast(
+        context: ChannelHandlerContext,
+        buffer: inout ByteBuffer,
+        seenEOF: Bool
+    ) throws -> DecodingState {
+        while try self.decode(context: context, buffer: &buffer) == .continue {}
+        buffer.moveReaderIndex(forwardBy: buffer.readableBytes)  // half a line at EOF: not a request
+        self.scannedBytes = 0
+        return .needMoreData
+    }
+
+    private mutating func overflow(context: ChannelHandlerContext, buffer: inout ByteBuffer) -> DecodingState {
+        self.overflowed = true
+        buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
+        context.fireChannelRead(Self.wrapInboundOut(.tooLong))
+        return .needMoreData
+    }
+}

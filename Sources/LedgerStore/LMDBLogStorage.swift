@@ -1,0 +1,150 @@
+import Foundation
+import LMDB
+import LedgerCore
+
+/// The log in LMDB: `events` seq (big-endian u64) → version byte + the event's RFC 8785 bytes
+/// with `hash`; `idempotency` key → `KeyRecord`; `meta` head seq/hash and format version.
+/// The write-side state is not stored: it is folded from the log at start.
+public final class LMDBLogStorage: LogStorage, @unchecked Sendable {
+    public static let formatVersion: [UInt8] = Array("tokenledger-log-1".utf8)
+    static let eventVersion: UInt8 = 1
+
+    public let env: Environment
+    let eventsDB: Database
+    let keysDB: Database
+    let metaDB: Database
+
+    public init(directory: String, mapSizeBytes: Int = 1 << 30) throws {
+        var options = EnvironmentOptions()
+        options.mapSizeBytes = mapSizeBytes
+        options.mapGrowthBytes = max(mapSizeBytes, 1 << 26)
+        env = try Environment(directory: directory, options: options)
+        eventsDB = try env.database("events")
+        keysDB = try env.database("idempotency")
+        metaDB = try env.database("meta")
+        try env.write { txn in
+            if let format = try txn.get(metaDB, Array("format".utf8)) {
+                guard format == LMDBLogStorage.formatVersion else {
+                    throw StorageError.incompatibleFormat(String(decoding: format, as: UTF8.self))
+                }
+            } else {
+                try txn.put(metaDB, Array("format".utf8), LMDBLogStorage.formatVersion)
+            }
+        }
+    }
+
+    public func head() throws -> (seq: UInt64, hash: [UInt8]) {
+        try env.read { txn in
+            guard let v = try txn.get(metaDB, Array("head".utf8)) else { return (0, HashChain.genesis) }
+            guard v.count == 40 else { throw StorageError.corruptMeta("head record has \(v.count) bytes") }
+            return (BigEndian.uint64(Array(v[0..<8])), Array(v[8..<40]))
+        }
+    }
+
+    public func lookupKeys(_ keys: [String]) throws -> [String: KeyRecord] {
+        guard !keys.isEmpty else { return [:] }
+        return try env.read { txn in
+            var out: [String: KeyRecord] = [:]
+            for k in keys {
+                if let v = try txn.get(keysDB, Array(k.utf8)), let r = KeyRecord(encoded: v) { out[k] = r }
+            }
+            return out
+        }
+    }
+
+    @available(*, noasync)
+    public func commit(_ batch: CommitBatch) throws {
+        guard !batch.isEmpty else { return }
+        var head = BigEndian.bytes(batch.headSeq)
+        head.append(contentsOf: batch.headHash)
+        try env.write { txn in
+            for e in batch.events {
+                var value = [UInt8]()
+                value.reserveCapacity(e.stored.count + 1)
+                value.append(LMDBLogStorage.eventVersion)
+                value.append(contentsOf: e.stored)
+                // MDB_APPEND on big-endian keys: a free check that the log only grows.
+                try txn.put(eventsDB, BigEndian.bytes(e.seq), value, append: true)
+            }
+            for k in batch.keys {
+                try txn.put(keysDB, Array(k.key.utf8), k.record.encoded())
+            }
+            try txn.put(metaDB, Array("head".utf8), head)
+        }
+    }
+
+    public func events(from: UInt64, limit: Int) throws -> [StoredEvent] {
+        try env.read { txn in
+            var out: [StoredEvent] = []
+            out.reserveCapacity(min(limit, 4096))
+            try txn.withCursor(eventsDB) { cursor in
+                var entry = try cursor.seek(atLeast: BigEndian.bytes(max(from, 1)))
+                while let e = entry, out.count < limit {
+                    let seq = BigEndian.uint64(e.key)
+                    guard e.value.count > 1, e.value[0] == LMDBLogStorage.eventVersion else {
+                        out.append(StoredEvent(seq: seq, bytes: []))  // unreadable: the caller reports integrity
+                        entry = try cursor.next()
+                        continue
+                    }
+                    out.append(StoredEvent(seq: seq, bytes: Array(UnsafeRawBufferPointer(rebasing: e.value[1...]))))
+                    entry = try cursor.next()
+                }
+            }
+            return out
+        }
+    }
+
+    public func usage() -> (mapSize: Int, mapUsed: Int) {
+        let s = env.stat
+        return (s.mapSizeBytes, s.usedBytes)
+    }
+}
+
+public enum StorageError: Error, CustomStringConvertible {
+    case incompatibleFormat(String)
+    case corruptMeta(String)
+    case locked(String)
+    case cannotCreate(String)
+
+    public var description: String {
+        switch self {
+        case .incompatibleFormat(let f): "the data directory holds another format (\(f))"
+        case .corruptMeta(let m): "the log's meta record is damaged: \(m)"
+        case .locked(let m): m
+        case .cannotCreate(let m): m
+        }
+    }
+}
+
+/// Holds an exclusive lock on the data directory for the daemon's lifetime, so that a second
+/// daemon on the same data exits instead of writing beside the first.
+public final class DataDirectoryLock: @unchecked Sendable {
+    private let fd: Int32
+    public let path: String
+
+    public init(directory: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw StorageError.cannotCreate("cannot create data directory \(directory): \(error.localizedDescription)")
+        }
+        path = directory + "/tokenledgerd.lock"
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw StorageError.cannotCreate("cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw StorageError.locked(
+                "another tokenledgerd is running on data directory \(directory) (\(path) is locked)")
+        }
+        let pid = "\(getpid())\n"
+        _ = ftruncate(fd, 0)
+        _ = pid.withCString { write(fd, $0, strlen($0)) }
+    }
+
+    deinit {
+        flock(fd, LOCK_UN)
+        close(fd)
+    }
+}

@@ -1,0 +1,310 @@
+import LedgerCore
+import LedgerProtocol
+import Logging
+
+public struct EngineConfig: Sendable {
+    public var defaultDailyLimit: Int64 = -1
+    public var keyRetentionDays: Int64 = 30
+    public init() {}
+}
+
+public typealias EngineAnswer = Result<JSONObject, Rejection>
+
+/// The write side, confined to the writer thread: the state folded from the log, the
+/// scheduler, and one durable commit per batch. `execute` decides every request of a batch
+/// against the state as the earlier ones left it, then commits once; no answer leaves before
+/// its commit is durable, and a failed commit answers the whole batch and reloads the state.
+public final class LedgerEngine {
+    public private(set) var state = LedgerState()
+    public private(set) var headHash = HashChain.genesis
+    /// Set when the log fails its hash check: the ledger then refuses to serve money answers.
+    public private(set) var integrityFailure: Rejection?
+
+    private var scheduler = Scheduler()
+    /// Everything due at or before this instant has been appended.
+    private var cursor = Instant(ms: 0)
+    private var pending = CommitBatch()
+    private var batchKeys: [String: KeyRecord] = [:]
+
+    let storage: any LogStorage
+    let clock: any LedgerClock
+    let config: EngineConfig
+    let logger: Logger
+
+    public init(storage: any LogStorage, clock: any LedgerClock, config: EngineConfig, logger: Logger) throws {
+        self.storage = storage
+        self.clock = clock
+        self.config = config
+        self.logger = logger
+        try reload()
+    }
+
+    // MARK: - Loading
+
+    /// Folds the whole log into a fresh state, checking the hash chain on the way.
+    public func reload() throws {
+        var s = LedgerState()
+        var prev = HashChain.genesis
+        var next: UInt64 = 1
+        integrityFailure = nil
+        let (headSeq, storedHeadHash) = try storage.head()
+        scan: while true {
+            let chunk = try storage.events(from: next, limit: 4096)
+            if chunk.isEmpty { break }
+            for stored in chunk {
+                do {
+                    let (event, h) = try HashChain.open(stored: stored.bytes, previous: prev, expectedSeq: next)
+                    s.apply(event)
+                    prev = h
+                    next += 1
+                } catch {
+                    integrityFailure = Rejection(
+                        .integrity, "event \(stored.seq) fails its check: \(error.description)", seq: stored.seq)
+                    break scan
+                }
+            }
+        }
+        if integrityFailure == nil && (s.head != headSeq || prev != storedHeadHash) {
+            integrityFailure = Rejection(
+                .integrity, "the log ends at seq \(s.head) but its head record says \(headSeq)", seq: s.head + 1)
+        }
+        if let f = integrityFailure {
+            logger.critical("log integrity failure; refusing money answers", metadata: ["ledger.seq": "\(f.seq ?? 0)"])
+        }
+        state = s
+        headHash = prev
+        cursor = s.lastTs
+        scheduler.reset()
+    }
+
+    // MARK: - Batches
+
+    /// Appends what the clock made due (after a restart, or with no traffic), durably.
+    /// Returns the number of events appended.
+    @discardableResult
+    public func tick() throws -> Int {
+        guard integrityFailure == nil else { return 0 }
+        let n = runScheduler(upTo: effectiveNow())
+        if n > 0 { try commitPending() }
+        return n
+    }
+
+    /// The earliest instant at which the scheduler has work, for the writer's timer.
+    public func nextDue() -> Instant? {
+        scheduler.nextDue(state: state, cursor: cursor)
+    }
+
+    public func execute(_ batch: [ParsedRequest]) -> [EngineAnswer] {
+        precondition(pending.isEmpty && batchKeys.isEmpty)
+        if let f = integrityFailure {
+            return batch.map { $0.op == .ping ? .success(["seq": .int(state.head)]) : .failure(f) }
+        }
+        var now = effectiveNow()
+        var answers: [EngineAnswer] = []
+        answers.reserveCapacity(batch.count)
+        runScheduler(upTo: now)
+        let stored: [String: KeyRecord]
+        do {
+            stored = try storage.lookupKeys(batch.compactMap(\.key))
+        } catch {
+            logger.error("idempotency lookup failed", metadata: ["error": "\(error)"])
+            return batch.map { _ in .failure(Rejection(.unavailable, "storage unavailable: \(error)")) }
+        }
+        for request in batch {
+            switch request.body {
+            case .query(let q):
+                answers.append(query(q, now: &now))
+            case .command(let c):
+                answers.append(command(c, request: request, stored: stored, now: now))
+            }
+        }
+        do {
+            try commitPending()
+        } catch {
+            logger.error("commit failed; batch answered unavailable", metadata: ["error": "\(error)"])
+            do { try reload() } catch { logger.critical("reload after a failed commit failed: \(error)") }
+            return batch.map { _ in .failure(Rejection(.unavailable, "storage unavailable: \(error)")) }
+        }
+        return answers
+    }
+
+    private func effectiveNow() -> Instant {
+        max(clock.now(), state.lastTs)
+    }
+
+    private func commitPending() throws {
+        defer {
+            pending = CommitBatch()
+            batchKeys.removeAll(keepingCapacity: true)
+        }
+        guard !pending.isEmpty else { return }
+        pending.headSeq = state.head
+        pending.headHash = headHash
+        try storage.commit(pending)
+    }
+
+    private func append(_ body: EventBody, ts: Instant, key: String?) {
+        append(body, ts: ts, key: key, into: &state)
+        if case .teamCreated = body { scheduler.invalidate() }
+    }
+
+    /// Folds a new event into `s` and seals it after the current head. Takes the state as a
+    /// parameter so that the scheduler, which holds `self.state` inout, can call it.
+    private func append(_ body: EventBody, ts: Instant, key: String?, into s: inout LedgerState) {
+        let e = Event(seq: s.head + 1, ts: ts, key: key, body: body)
+        s.apply(e)
+        let (stored, hash) = HashChain.seal(e, previous: headHash)
+        headHash = hash
+        pending.events.append((e.seq, stored))
+    }
+
+    @discardableResult
+    private func runScheduler(upTo now: Instant) -> Int {
+        var appended = 0
+        while let due = scheduler.nextDue(state: state, cursor: cursor), due <= now {
+            scheduler.fire(at: due, state: &state) { s, body in
+                append(body, ts: due, key: nil, into: &s)
+                appended += 1
+            }
+            cursor = due
+        }
+        if now > cursor { cursor = now }
+        return appended
+    }
+
+    // MARK: - Commands
+
+    private func command(
+        _ c: Command, request: ParsedRequest, stored: [String: KeyRecord], now: Instant
+    ) -> EngineAnswer {
+        if let key = request.key {
+            let retentionMs = config.keyRetentionDays * 86_400_000
+            if let seen = batchKeys[key] ?? stored[key], seen.ts.ms + retentionMs > now.ms {
+                guard seen.digest == request.payloadDigest else {
+                    return .failure(
+                        Rejection(.conflict, "key \"\(key)\" was used for another request (seq \(seen.seq))"))
+                }
+                var answer = answerFor(c, seq: seen.seq, cost: seen.cost)
+                answer["duplicate"] = .bool(true)
+                return .success(answer)
+            }
+        }
+        let ctx = DecideContext(now: now, defaultDailyLimit: config.defaultDailyLimit)
+        switch Decider.decide(c, state: state, context: ctx) {
+        case .failure(let r):
+            return .failure(r)
+        case .success(let bodies):
+            precondition(!bodies.isEmpty, "an accepted command appends")
+            let first = state.head + 1
+            var cost: Int64 = 0
+            for b in bodies {
+                if case .consumed(let consumption) = b { cost = consumption.cost }
+                append(b, ts: now, key: request.key)
+            }
+            if let key = request.key {
+                let record = KeyRecord(seq: first, digest: request.payloadDigest, ts: now, cost: cost)
+                batchKeys[key] = record
+                pending.keys.append((key, record))
+            }
+            return .success(answerFor(c, seq: first, cost: cost))
+        }
+    }
+
+    /// The answer of a command: its seq plus the current figures (also for duplicates).
+    private func answerFor(_ c: Command, seq: UInt64, cost: Int64) -> JSONObject {
+        var o: JSONObject = ["seq": .int(seq)]
+        switch c {
+        case .teamCreate(let team, _, _, _):
+            if let t = state.teams[team] {
+                o["team"] = .string(team.string)
+                o["plan"] = .string(t.plan.string)
+                o["timezone"] = .string(t.timezone)
+                o["daily_limit"] = .int(t.dailyLimit)
+                o["cycle_start"] = .string(t.cycleStart.rfc3339)
+                o["cycle_end"] = .string(t.cycleEnd.rfc3339)
+                o["available"] = .int(t.available)
+            }
+        case .topup(let team, _, _):
+            if let t = state.teams[team] {
+                o["available"] = .int(t.available)
+                o["overdraft"] = .int(t.overdraft)
+            }
+        case .consume(let cc):
+            o["cost"] = .int(cost)
+            if let t = state.teams[cc.tags.team] { Views.figures(team: t, user: cc.tags.user, into: &o) }
+        case .userAdd, .podCreate, .planDefine, .priceSet:
+            break
+        }
+        return o
+    }
+
+    // MARK: - Reads on the write side
+
+    private func query(_ q: Query, now: inout Instant) -> EngineAnswer {
+        switch q {
+        case .ping:
+            return .success(["seq": .int(state.head)])
+        case .estimate(let model, let usage):
+            guard let spec = state.prices[model] else { return .failure(.notFound("model \(model) has no price")) }
+            return Pricing.cost(usage, at: spec).map { ["cost": .int($0.cost), "breakdown": .object($0.breakdown)] }
+        case .check(let c):
+            return check(c, now: now)
+        case .balance(let team, let user):
+            guard let t = state.teams[team] else { return .failure(.notFound("team \(team) not found")) }
+            if let user {
+                guard let u = t.users[user], !u.removed else {
+                    return .failure(.notFound("user \(user) not found in team \(team)"))
+                }
+            }
+            return .success(Views.balance(team: t, user: user, now: now))
+        case .clockSet(let at):
+            return moveClock(to: at, now: &now)
+        case .clockAdvance(let seconds):
+            return moveClock(to: Instant(ms: now.ms + seconds * 1000), now: &now)
+        case .audit, .verify, .stats:
+            return .failure(Rejection(.internal, "log reads are not served by the writer"))
+        }
+    }
+
+    private func check(_ c: ConsumeCommand, now: Instant) -> EngineAnswer {
+        switch Decider.price(c, state: state) {
+        case .failure(let r):
+            return .failure(r)
+        case .success(let cost):
+            let t = state.teams[c.tags.team]!
+            var o: JSONObject = ["cost": .int(cost)]
+            if let refusal = Limits.check(team: t, tags: c.tags, cost: cost) {
+                o["allowed"] = .bool(false)
+                o["reason"] = .string(refusal.code.rawValue)
+                if let scope = refusal.scope { o["scope"] = .string(scope.rawValue) }
+                o["message"] = .string(refusal.message)
+            } else {
+                o["allowed"] = .bool(true)
+            }
+            Views.figures(team: t, user: c.tags.user, into: &o)
+            o["daily_limit"] = .int(t.dailyLimit)
+            o["resets_at"] = .string(t.zone.nextDayStart(after: now).rfc3339)
+            return .success(o)
+        }
+    }
+
+    private func moveClock(to target: Instant, now: inout Instant) -> EngineAnswer {
+        guard let manual = clock.manual else {
+            return .failure(Rejection(.unknownOp, "clock ops exist only with --clock manual"))
+        }
+        guard target >= now, manual.set(target) else {
+            return .failure(.badRequest("time never goes back: the clock is at \(now.rfc3339)"))
+        }
+        now = target
+        let appended = runScheduler(upTo: target)
+        return .success(["now": .string(target.rfc3339), "appended": .int(appended)])
+    }
+
+    /// Appends `price_set` events for a catalog on the first start of an empty log.
+    public func bootstrap(catalog: [PriceSpec]) throws {
+        guard state.head == 0, !catalog.isEmpty, integrityFailure == nil else { return }
+        let now = effectiveNow()
+        for spec in catalog { append(.priceSet(spec), ts: now, key: nil) }
+        try commitPending()
+    }
+}

@@ -1,0 +1,107 @@
+import LedgerCore
+import LedgerProtocol
+
+/// Reads of the log itself (`audit`, `verify`), off the writer thread. Each read takes short
+/// read transactions chunk by chunk, never one held across a socket write.
+public struct LogReader: Sendable {
+    public let storage: any LogStorage
+    /// Events one `audit` call may scan before it answers with `next_after_seq`.
+    public var auditScanMax = 100_000
+    static let chunk = 1024
+
+    public init(storage: any LogStorage) { self.storage = storage }
+
+    /// Matching events after `q.afterSeq`, up to the head seen on arrival.
+    public func audit(_ q: AuditQuery, head: UInt64) throws -> JSONObject {
+        var events: [JSON] = []
+        var next = q.afterSeq
+        var scanned = 0
+        var reachedEnd = next >= head
+        scan: while !reachedEnd {
+            let chunk = try storage.events(from: next + 1, limit: LogReader.chunk)
+            if chunk.isEmpty { break }
+            for stored in chunk {
+                if stored.seq > head {
+                    reachedEnd = true
+                    break scan
+                }
+                guard case .object(let o)? = try? JSONParser.parse(stored.bytes) else {
+                    throw Rejection(.integrity, "event \(stored.seq) is unreadable", seq: stored.seq)
+                }
+                next = stored.seq
+                scanned += 1
+                if let to = q.to, let ts = o["ts"]?.stringValue.flatMap(Instant.init(rfc3339:)), ts >= to {
+                    // Event time never decreases: nothing after this can match.
+                    reachedEnd = true
+                    break scan
+                }
+                if matches(o, q) {
+                    events.append(.object(o))
+                    if events.count == q.limit { break scan }
+                }
+                if next >= head {
+                    reachedEnd = true
+                    break scan
+                }
+                if scanned >= auditScanMax { break scan }
+            }
+        }
+        if next >= head { reachedEnd = true }
+        return ["events": .array(events), "next_after_seq": reachedEnd ? .null : .int(next)]
+    }
+
+    private func matches(_ o: JSONObject, _ q: AuditQuery) -> Bool {
+        func field(_ name: String, _ want: ID?) -> Bool {
+            guard let want else { return true }
+            guard case .string(let s)? = o[name] else { return false }
+            return ID(trusted: s) == want
+        }
+        if let types = q.types {
+            guard case .string(let t)? = o["type"], types.contains(t) else { return false }
+        }
+        if let from = q.from {
+            guard let ts = o["ts"]?.stringValue.flatMap(Instant.init(rfc3339:)), ts >= from else { return false }
+        }
+        return field("team", q.team) && field("pod", q.pod) && field("model", q.model) && field("task", q.task)
+            && field("user", q.user)
+    }
+
+    /// Re-derives the hash chain over `[from, to]` (inclusive; defaults: the whole log).
+    public func verify(fromSeq: UInt64?, toSeq: UInt64?, head: LogHead) throws -> JSONObject {
+        let from = fromSeq ?? 1
+        let to = toSeq ?? head.seq
+        if head.seq == 0 && fromSeq == nil && toSeq == nil {
+            return ["checked": .int(0), "head_seq": .int(0), "head_hash": .string(HashChain.hex(HashChain.genesis))]
+        }
+        guard from >= 1, from <= head.seq else { throw Rejection.notFound("seq \(from) is not in the log (head \(head.seq))") }
+        guard to >= from, to <= head.seq else { throw Rejection.notFound("seq \(to) is not in the log (head \(head.seq))") }
+        var prev = HashChain.genesis
+        if from > 1 {
+            // Start from the stored hash of the event before: verifying a range trusts its left edge.
+            guard let before = try storage.events(from: from - 1, limit: 1).first, before.seq == from - 1,
+                case .object(let o)? = try? JSONParser.parse(before.bytes),
+                let hex = o["hash"]?.stringValue, let h = HashChain.unhex(hex), h.count == 32
+            else { throw Rejection(.integrity, "event \(from - 1) is unreadable", seq: from - 1) }
+            prev = h
+        }
+        var seq = from
+        var checked: Int64 = 0
+        while seq <= to {
+            let chunk = try storage.events(from: seq, limit: Int(min(UInt64(LogReader.chunk), to - seq + 1)))
+            guard !chunk.isEmpty else { throw Rejection(.integrity, "event \(seq) is missing", seq: seq) }
+            for stored in chunk {
+                do {
+                    prev = try HashChain.check(line: stored.bytes, previous: prev, expectedSeq: seq).hash
+                } catch {
+                    throw Rejection(.integrity, "event \(seq) fails its hash check: \(error)", seq: seq)
+                }
+                seq += 1
+                checked += 1
+            }
+        }
+        if to == head.seq && prev != head.hash {
+            throw Rejection(.integrity, "the chain does not end at the head hash", seq: to)
+        }
+        return ["checked": .int(checked), "head_seq": .int(to), "head_hash": .string(HashChain.hex(prev))]
+    }
+}

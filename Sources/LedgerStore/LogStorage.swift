@@ -1,0 +1,78 @@
+import LedgerCore
+
+/// What an idempotency key remembers (PROTOCOL §4).
+public struct KeyRecord: Sendable, Equatable {
+    public var seq: UInt64
+    public var digest: [UInt8]
+    public var ts: Instant
+    /// The original answer's cost (consume, commit) or 0.
+    public var cost: Int64
+
+    public init(seq: UInt64, digest: [UInt8], ts: Instant, cost: Int64) {
+        self.seq = seq
+        self.digest = digest
+        self.ts = ts
+        self.cost = cost
+    }
+
+    static let encodedBytes = 8 + 32 + 8 + 8
+
+    func encoded() -> [UInt8] {
+        precondition(digest.count == 32)
+        var out = [UInt8]()
+        out.reserveCapacity(KeyRecord.encodedBytes)
+        appendBE(&out, seq)
+        out.append(contentsOf: digest)
+        appendBE(&out, UInt64(bitPattern: ts.ms))
+        appendBE(&out, UInt64(bitPattern: cost))
+        return out
+    }
+
+    init?(encoded b: [UInt8]) {
+        guard b.count == KeyRecord.encodedBytes else { return nil }
+        seq = readBE(b, 0)
+        digest = Array(b[8..<40])
+        ts = Instant(ms: Int64(bitPattern: readBE(b, 40)))
+        cost = Int64(bitPattern: readBE(b, 48))
+    }
+}
+
+func appendBE(_ out: inout [UInt8], _ v: UInt64) {
+    for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: v >> UInt64(shift))) }
+}
+
+func readBE(_ b: [UInt8], _ at: Int) -> UInt64 {
+    var v: UInt64 = 0
+    for i in 0..<8 { v = v << 8 | UInt64(b[at + i]) }
+    return v
+}
+
+/// One durable commit: events in seq order, the keys they used, the new head.
+public struct CommitBatch: Sendable {
+    public var events: [(seq: UInt64, stored: [UInt8])] = []
+    public var keys: [(key: String, record: KeyRecord)] = []
+    public var headSeq: UInt64 = 0
+    public var headHash: [UInt8] = HashChain.genesis
+
+    public init() {}
+    public var isEmpty: Bool { events.isEmpty && keys.isEmpty }
+}
+
+/// An event as stored: its RFC 8785 bytes with `hash` (what `audit` and exports carry).
+public struct StoredEvent: Sendable {
+    public var seq: UInt64
+    public var bytes: [UInt8]
+}
+
+/// The log's storage, behind a protocol so that a test can drive the writer deterministically
+/// and inject faults. `commit` is durable when it returns; after it throws, nothing of the
+/// batch is stored.
+public protocol LogStorage: AnyObject, Sendable {
+    func head() throws -> (seq: UInt64, hash: [UInt8])
+    func lookupKeys(_ keys: [String]) throws -> [String: KeyRecord]
+    func commit(_ batch: CommitBatch) throws
+    /// Up to `limit` events with seq ≥ `from`, in order.
+    func events(from: UInt64, limit: Int) throws -> [StoredEvent]
+    /// Map size and use, for `stats`.
+    func usage() -> (mapSize: Int, mapUsed: Int)
+}
