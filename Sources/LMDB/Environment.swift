@@ -1,11 +1,11 @@
 import CLMDB
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// One LMDB environment (a directory with `data.mdb` and `lock.mdb`) and everything that must be coordinated across
@@ -85,8 +85,9 @@ public final class Environment: @unchecked Sendable {
     /// The handle of the named database (`nil`: the unnamed main database), opened once and then cached by name.
     ///
     /// Opening runs in its own write transaction (so a new database is committed and visible to every later
-    /// transaction); call it at start-up, or at least not from inside a `write` closure on the same thread, which
-    /// would deadlock on LMDB's writer mutex (a precondition catches it). Cached handles are free to fetch anywhere.
+    /// transaction). Open databases at start-up, outside any `read`/`write` closure of this environment: inside a
+    /// `write` the open would deadlock on LMDB's writer mutex, inside a `read` it could deadlock against a map growth
+    /// waiting for that read, so a precondition refuses both. A cached handle may be fetched anywhere.
     ///
     /// - Parameters:
     ///   - create: create the database if it does not exist; when false a missing one throws `.notFound`.
@@ -94,7 +95,7 @@ public final class Environment: @unchecked Sendable {
     /// - Throws: `.dbsFull` past `maxDatabases`, `.incompatible` when the flags disagree with the stored database.
     public func database(_ name: String?, create: Bool = true, integerKeys: Bool = false) throws -> Database {
         if let cached = try cachedDatabase(name, integerKeys: integerKeys) { return cached }
-        precondition(!gate.isWritingOnCurrentThread, "opening a database inside a write closure would deadlock")
+        precondition(gate.heldByCurrentThread == 0, "opening a database inside a read or write closure may deadlock")
         openLock.lock()
         defer { openLock.unlock() }
         if let cached = try cachedDatabase(name, integerKeys: integerKeys) { return cached }
@@ -253,7 +254,8 @@ public final class Environment: @unchecked Sendable {
         let limit = max(options.maxMapSizeBytes / osPageSize * osPageSize, current)
         let added = current.addingReportingOverflow(options.mapGrowthBytes)
         let doubled = current.multipliedReportingOverflow(by: 2)
-        let grown = max(added.overflow ? Int.max : added.partialValue, doubled.overflow ? Int.max : doubled.partialValue)
+        let grown = max(
+            added.overflow ? Int.max : added.partialValue, doubled.overflow ? Int.max : doubled.partialValue)
         let target = min(grown, limit)
         let aligned = target / osPageSize * osPageSize
         return aligned > current ? aligned : current

@@ -1,11 +1,11 @@
 import CLMDB
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// An operating error from LMDB or the system, carried as its raw code so callers can match on it.
@@ -31,7 +31,9 @@ public struct LMDBError: Error, Equatable, Hashable, Sendable, CustomStringConve
 
     /// The name followed by LMDB's text (which falls back to `strerror` for errno values).
     public var description: String {
-        "\(name): \(String(cString: mdb_strerror(code)))"
+        let text = String(cString: mdb_strerror(code))
+        // LMDB's own texts already start with the name ("MDB_MAP_FULL: Environment mapsize limit reached").
+        return text.hasPrefix(name + ": ") ? text : "\(name): \(text)"
     }
 
     /// Wraps a system error number; the name comes from the errno table (`ENOSPC`, `EACCES`, `EIO`, `ENOMEM`, ...).

@@ -1,11 +1,11 @@
 import CLMDB
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A read-only snapshot, alive only inside `Environment.read`'s closure.
@@ -30,7 +30,8 @@ public struct ReadTransaction: ~Copyable {
     /// Runs `body` with the value for `key` in place (nil when absent), without copying.
     ///
     /// The pointer aims into the memory map and is valid only inside `body`.
-    public func withValue<R>(_ db: Database, _ key: [UInt8], _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
+    public func withValue<R>(_ db: Database, _ key: [UInt8], _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R
+    {
         try TransactionOperations.withValue(pointer, environmentID, db, key, state: nil, body)
     }
 
@@ -69,7 +70,8 @@ public struct WriteTransaction: ~Copyable {
 
     /// Runs `body` with the value for `key` in place (nil when absent). The pointer is valid only inside `body` and
     /// must not be read after a write in this transaction (LMDB may move the page).
-    public func withValue<R>(_ db: Database, _ key: [UInt8], _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
+    public func withValue<R>(_ db: Database, _ key: [UInt8], _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R
+    {
         try TransactionOperations.withValue(pointer, environmentID, db, key, state: state, body)
     }
 

@@ -1,5 +1,5 @@
 /// Commands: what a request asks to append. `decide` is pure: the same command against the
-/// same state at the same instant gives the same events or the same rejection.
+/// same state and context gives the same events or the same rejection.
 
 public struct ConsumeCommand: Sendable, Equatable {
     public var tags: UsageTags
@@ -14,22 +14,61 @@ public struct ConsumeCommand: Sendable, Equatable {
     }
 }
 
+public struct HoldCommand: Sendable, Equatable {
+    public var tags: UsageTags
+    public var amount: Int64?
+    public var usage: Usage
+    public var ttlSeconds: Int64
+    public init(tags: UsageTags, amount: Int64?, usage: Usage, ttlSeconds: Int64) {
+        self.tags = tags
+        self.amount = amount
+        self.usage = usage
+        self.ttlSeconds = ttlSeconds
+    }
+}
+
 public enum Command: Sendable, Equatable {
     case teamCreate(team: ID, plan: ID?, timezone: String?, dailyLimit: Int64?)
+    case teamConfigure(
+        team: ID, dailyLimit: Int64?, monthlyBudget: Int64?, budgetAction: BudgetAction?, alertAt: [Int64]?, plan: ID?)
+    case teamResume(team: ID)
+    case podResume(team: ID, pod: ID)
     case userAdd(team: ID, user: ID, dailyLimit: Int64?)
+    case userRemove(team: ID, user: ID)
+    case userAssign(team: ID, user: ID, amount: Int64)
     case podCreate(team: ID, pod: ID, budget: Int64?, budgetAction: BudgetAction?)
+    case podConfigure(team: ID, pod: ID, budget: Int64?, budgetAction: BudgetAction?)
+    case podArchive(team: ID, pod: ID)
     case planDefine(plan: ID, monthlyTokens: Int64, maxPods: Int64, maxMembers: Int64)
     case priceSet(PriceSpec)
     case topup(team: ID, amount: Int64, package: String?)
+    case bonusGrant(team: ID, amount: Int64, reason: BonusReason, expiresAt: Instant?)
+    case reset(team: ID, user: ID?)
+    case reverse(seq: UInt64, reason: String, amount: Int64?)
     case consume(ConsumeCommand)
+    case hold(HoldCommand)
+    case holdCommit(hold: UInt64, usage: Usage, cost: Int64?)
+    case holdRelease(hold: UInt64)
+
+    /// The seq of a logged event the decision needs (reversal target, closed hold), if any.
+    public var referencedSeq: UInt64? {
+        switch self {
+        case .reverse(let seq, _, _): seq
+        case .holdCommit(let hold, _, _), .holdRelease(let hold): hold
+        default: nil
+        }
+    }
 }
 
 public struct DecideContext: Sendable {
     public var now: Instant
     public var defaultDailyLimit: Int64
-    public init(now: Instant, defaultDailyLimit: Int64 = -1) {
+    /// The event named by `Command.referencedSeq`, read from the log by the caller.
+    public var referenced: Event?
+    public init(now: Instant, defaultDailyLimit: Int64 = -1, referenced: Event? = nil) {
         self.now = now
         self.defaultDailyLimit = defaultDailyLimit
+        self.referenced = referenced
     }
 }
 
@@ -37,148 +76,314 @@ public enum Decider {
     public static func decide(_ command: Command, state s: LedgerState, context ctx: DecideContext) -> Result<
         [EventBody], Rejection
     > {
+        do throws(Rejection) {
+            return .success(try decideThrowing(command, s, ctx))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    static func team(_ s: LedgerState, _ id: ID) throws(Rejection) -> TeamState {
+        guard let t = s.teams[id] else { throw .notFound("team \(id) not found") }
+        return t
+    }
+
+    static func activeUser(_ t: TeamState, _ id: ID) throws(Rejection) -> UserState {
+        guard let u = t.users[id], !u.removed else { throw .notFound("user \(id) not found in team \(t.id)") }
+        return u
+    }
+
+    static func activePod(_ t: TeamState, _ id: ID) throws(Rejection) -> PodState {
+        guard let p = t.pods[id], !p.archived else { throw .notFound("pod \(id) not found in team \(t.id)") }
+        return p
+    }
+
+    static func decideThrowing(_ command: Command, _ s: LedgerState, _ ctx: DecideContext) throws(Rejection)
+        -> [EventBody]
+    {
         switch command {
         case .teamCreate(let team, let plan, let timezone, let dailyLimit):
-            if s.teams[team] != nil { return .failure(.alreadyExists("team \(team) exists")) }
+            if s.teams[team] != nil { throw .alreadyExists("team \(team) exists") }
             let planID = plan ?? ID(trusted: "solo")
-            guard let p = s.plans[planID] else { return .failure(.notFound("plan \(planID) is not defined")) }
+            guard let p = s.plans[planID] else { throw .notFound("plan \(planID) is not defined") }
             let tz = timezone ?? "UTC"
             guard let zone = ZoneCalendar(identifier: tz) else {
-                return .failure(.badRequest("unknown timezone \"\(tz)\" (use an IANA name like Europe/Madrid)"))
+                throw .badRequest("unknown timezone \"\(tz)\" (use an IANA name like Europe/Madrid)")
             }
             let anchor = Int64(zone.day(of: ctx.now).day)
             let end = zone.nextCycleStart(after: ctx.now, anchor: Int(anchor))
-            return .success([
+            return [
                 .teamCreated(
                     team: team, plan: planID, timezone: zone.identifier, dailyLimit: dailyLimit ?? ctx.defaultDailyLimit,
                     cycleAnchor: anchor),
                 .cycleStarted(
                     team: team, plan: planID, allowance: p.monthlyTokens, cycleStart: ctx.now, cycleEnd: end, lapsed: 0),
-            ])
+            ]
+
+        case .teamConfigure(let team, let dailyLimit, let budget, let action, let alertAt, let plan):
+            _ = try Decider.team(s, team)
+            if let plan, s.plans[plan] == nil { throw .notFound("plan \(plan) is not defined") }
+            let alerts = alertAt.map { Array(Set($0)).sorted() }
+            return [
+                .teamConfigured(
+                    team: team, dailyLimit: dailyLimit, monthlyBudget: budget, budgetAction: action, alertAt: alerts,
+                    plan: plan)
+            ]
+
+        case .teamResume(let team):
+            _ = try Decider.team(s, team)
+            return [.teamResumed(team: team)]
+
+        case .podResume(let team, let pod):
+            _ = try activePod(try Decider.team(s, team), pod)
+            return [.podResumed(team: team, pod: pod)]
 
         case .userAdd(let team, let user, let dailyLimit):
-            guard let t = s.teams[team] else { return .failure(teamNotFound(team)) }
-            if t.users[user] != nil { return .failure(.alreadyExists("user \(user) exists in team \(team)")) }
-            let limits = t.planLimits
+            let t = try Decider.team(s, team)
+            if t.users[user] != nil { throw .alreadyExists("user \(user) exists in team \(team)") }
+            let limits = t.currentPlan
             if limits.maxMembers != -1 && Int64(t.activeUsers) >= limits.maxMembers {
-                return .failure(
-                    Rejection(.planLimit, "plan \(t.plan) allows \(limits.maxMembers) member(s)", scope: .plan))
+                throw Rejection(.planLimit, "plan \(t.plan) allows \(limits.maxMembers) member(s)", scope: .plan)
             }
-            return .success([.userAdded(team: team, user: user, dailyLimit: dailyLimit ?? -1)])
+            return [.userAdded(team: team, user: user, dailyLimit: dailyLimit ?? -1)]
+
+        case .userRemove(let team, let user):
+            _ = try activeUser(try Decider.team(s, team), user)
+            return [.userRemoved(team: team, user: user)]
+
+        case .userAssign(let team, let user, let amount):
+            _ = try activeUser(try Decider.team(s, team), user)
+            return [.userAssigned(team: team, user: user, amount: amount)]
 
         case .podCreate(let team, let pod, let budget, let action):
-            guard let t = s.teams[team] else { return .failure(teamNotFound(team)) }
-            if t.pods[pod] != nil { return .failure(.alreadyExists("pod \(pod) exists in team \(team)")) }
-            let limits = t.planLimits
+            let t = try Decider.team(s, team)
+            if t.pods[pod] != nil { throw .alreadyExists("pod \(pod) exists in team \(team)") }
+            let limits = t.currentPlan
             if limits.maxPods != -1 && Int64(t.activePods) >= limits.maxPods {
-                return .failure(Rejection(.planLimit, "plan \(t.plan) allows \(limits.maxPods) pod(s)", scope: .plan))
+                throw Rejection(.planLimit, "plan \(t.plan) allows \(limits.maxPods) pod(s)", scope: .plan)
             }
-            return .success([.podCreated(team: team, pod: pod, budget: budget ?? -1, budgetAction: action ?? .alert)])
+            return [.podCreated(team: team, pod: pod, budget: budget ?? -1, budgetAction: action ?? .alert)]
+
+        case .podConfigure(let team, let pod, let budget, let action):
+            let p = try activePod(try Decider.team(s, team), pod)
+            return [
+                .podConfigured(
+                    team: team, pod: pod, budget: budget ?? p.budget.budget, budgetAction: action ?? p.budget.action)
+            ]
+
+        case .podArchive(let team, let pod):
+            let p = try activePod(try Decider.team(s, team), pod)
+            return [.podArchived(team: team, pod: pod, budget: p.budget.budget, budgetAction: p.budget.action)]
 
         case .planDefine(let plan, let tokens, let pods, let members):
-            return .success([.planDefined(plan: plan, monthlyTokens: tokens, maxPods: pods, maxMembers: members)])
+            return [.planDefined(plan: plan, monthlyTokens: tokens, maxPods: pods, maxMembers: members)]
 
         case .priceSet(let spec):
-            return .success([.priceSet(spec)])
+            return [.priceSet(spec)]
 
         case .topup(let team, let amount, let package):
-            guard s.teams[team] != nil else { return .failure(teamNotFound(team)) }
-            return .success([.topup(team: team, amount: amount, package: package)])
+            _ = try Decider.team(s, team)
+            return [.topup(team: team, amount: amount, package: package)]
+
+        case .bonusGrant(let team, let amount, let reason, let expiresAt):
+            _ = try Decider.team(s, team)
+            if let expiresAt, expiresAt <= ctx.now {
+                throw .badRequest("\"expires_at\" must be after now (\(ctx.now.rfc3339))")
+            }
+            return [.bonusGranted(team: team, amount: amount, reason: reason, expiresAt: expiresAt)]
+
+        case .reset(let team, let user):
+            let t = try Decider.team(s, team)
+            if let user { _ = try activeUser(t, user) }
+            return [.dailyReset(team: team, user: user, day: t.zone.day(of: ctx.now), manual: true)]
+
+        case .reverse(let seq, let reason, let amount):
+            return [try reversal(seq: seq, reason: reason, amount: amount, s, ctx)]
 
         case .consume(let c):
-            switch price(c, state: s) {
-            case .failure(let r): return .failure(r)
-            case .success(let cost):
-                guard let t = s.teams[c.tags.team] else { return .failure(teamNotFound(c.tags.team)) }
-                if !c.record, let refusal = Limits.check(team: t, tags: c.tags, cost: cost) {
-                    return .failure(refusal)
+            let cost = try price(c, state: s)
+            let t = s.teams[c.tags.team]!
+            if !c.record, let refusal = Limits.check(team: t, tags: c.tags, cost: cost) { throw refusal }
+            let (draws, overdraft) = Limits.draws(team: t, cost: cost)
+            precondition(c.record || overdraft == 0, "a checked consume never overdraws")
+            let consumption = EventBody.consumed(
+                Consumption(
+                    tags: c.tags, inputTokens: c.usage.inputTokens, outputTokens: c.usage.outputTokens,
+                    params: c.usage.params, cost: cost, day: t.zone.day(of: ctx.now), draws: draws,
+                    overdraft: overdraft, record: c.record))
+            return [consumption] + Alerts.reached(team: t, tags: c.tags, cost: cost)
+
+        case .hold(let h):
+            let probe = ConsumeCommand(tags: h.tags, usage: h.usage, cost: h.amount, record: false)
+            let amount = try price(probe, state: s)
+            let t = s.teams[h.tags.team]!
+            if let refusal = Limits.check(team: t, tags: h.tags, cost: amount) { throw refusal }
+            let (draws, overdraft) = Limits.draws(team: t, cost: amount)
+            precondition(overdraft == 0, "a checked hold never overdraws")
+            return [
+                .holdPlaced(
+                    HoldPlacement(
+                        tags: h.tags, amount: amount, expiresAt: ctx.now.adding(ms: h.ttlSeconds * 1000), draws: draws))
+            ]
+
+        case .holdCommit(let holdSeq, let usage, let cost):
+            let hold = try openHold(holdSeq, s, ctx)
+            let t = s.teams[hold.tags.team]!
+            let actual: Int64
+            if let cost {
+                actual = cost
+            } else if usage.isEmpty {
+                actual = hold.amount
+            } else {
+                guard let price = hold.price else {
+                    throw .notFound("model \(hold.tags.model) had no price when the hold was placed; give \"cost\"")
                 }
-                let (draws, overdraft) = Limits.draws(team: t, cost: cost)
-                precondition(c.record || overdraft == 0, "a checked consume never overdraws")
-                return .success([
-                    .consumed(
-                        Consumption(
-                            tags: c.tags, inputTokens: c.usage.inputTokens, outputTokens: c.usage.outputTokens,
-                            params: c.usage.params, cost: cost, day: t.zone.day(of: ctx.now), draws: draws,
-                            overdraft: overdraft, record: c.record))
-                ])
+                actual = try Pricing.cost(usage, at: price).get().cost
             }
+            // Up to the hold from escrow (in its draw order), beyond it from the buckets, the
+            // rest as overdraft. Extra draws happen only once all escrow is used.
+            let fromEscrow = min(actual, hold.amount)
+            var draws: [Draw] = []
+            var left = fromEscrow
+            for d in hold.draws where left > 0 {
+                let take = min(d.amount, left)
+                draws.append(Draw(bucketSeq: d.bucketSeq, amount: take))
+                left -= take
+            }
+            let (extra, overdraft) = Limits.draws(team: t, cost: actual - fromEscrow)
+            draws += extra
+            let commitment = EventBody.holdCommitted(
+                HoldCommitment(
+                    holdSeq: holdSeq, tags: hold.tags, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens,
+                    cost: actual, day: t.zone.day(of: ctx.now), draws: draws, overdraft: overdraft,
+                    released: hold.amount - fromEscrow))
+            return [commitment] + Alerts.reached(team: t, tags: hold.tags, cost: actual)
+
+        case .holdRelease(let holdSeq):
+            let hold = try openHold(holdSeq, s, ctx)
+            return [.holdReleased(holdSeq: holdSeq, team: hold.tags.team, released: hold.amount)]
         }
     }
 
-    static func teamNotFound(_ team: ID) -> Rejection { .notFound("team \(team) not found") }
+    static func openHold(_ seq: UInt64, _ s: LedgerState, _ ctx: DecideContext) throws(Rejection) -> HoldState {
+        if let h = s.holds[seq] { return h }
+        if let e = ctx.referenced, e.seq == seq, case .holdPlaced = e.body {
+            throw Rejection(.holdClosed, "hold \(seq) was already committed, released or expired", seq: seq)
+        }
+        throw .notFound("no hold \(seq)")
+    }
+
+    /// PROTOCOL §5 `reverse`.
+    static func reversal(seq: UInt64, reason: String, amount: Int64?, _ s: LedgerState, _ ctx: DecideContext)
+        throws(Rejection) -> EventBody
+    {
+        guard let original = ctx.referenced, original.seq == seq else { throw .notFound("seq \(seq) is not in the log") }
+        if s.reversed.contains(seq) { throw .alreadyExists("seq \(seq) was already reversed") }
+        switch original.body {
+        case .consumed, .holdCommitted:
+            let (tags, cost, day, draws, overdraft): (UsageTags, Int64, LocalDay, [Draw], Int64)
+            switch original.body {
+            case .consumed(let c): (tags, cost, day, draws, overdraft) = (c.tags, c.cost, c.day, c.draws, c.overdraft)
+            case .holdCommitted(let c):
+                (tags, cost, day, draws, overdraft) = (c.tags, c.cost, c.day, c.draws, c.overdraft)
+            default: preconditionFailure()
+            }
+            let a = amount ?? cost
+            guard a <= cost else { throw .badRequest("\"amount\" \(a) is above the original's \(cost)") }
+            let t = try team(s, tags.team)
+            // The overdraft part first, then the draws from last to first.
+            let overdraftPart = min(a, overdraft)
+            var rest = a - overdraftPart
+            var restored: [Draw] = []
+            var lapsed: Int64 = 0
+            for d in draws.reversed() where rest > 0 {
+                let take = min(d.amount, rest)
+                rest -= take
+                let live = t.buckets.contains { $0.seq == d.bucketSeq && ($0.expiresAt.map { ctx.now < $0 } ?? true) }
+                if live { restored.append(Draw(bucketSeq: d.bucketSeq, amount: take)) } else { lapsed += take }
+            }
+            let origin = Reversal.Origin(
+                user: tags.user, pod: tags.pod, overdraft: overdraftPart, uncountDay: day == t.zone.day(of: ctx.now),
+                uncountCycle: original.ts >= t.cycleStart)
+            return .reversed(
+                Reversal(
+                    reversesSeq: seq, team: tags.team, amount: a, reason: reason, restored: restored, lapsed: lapsed,
+                    origin: origin))
+        case .topup(let team, let credited, _), .bonusGranted(let team, let credited, _, _):
+            let a = amount ?? credited
+            guard a <= credited else { throw .badRequest("\"amount\" \(a) is above the original's \(credited)") }
+            let t = try Decider.team(s, team)
+            let unspent = t.buckets.first(where: { $0.seq == seq })?.amount ?? 0
+            return .reversed(
+                Reversal(
+                    reversesSeq: seq, team: team, amount: min(a, unspent), reason: reason, restored: [], lapsed: 0,
+                    origin: nil))
+        default:
+            throw .badRequest("a \(original.body.type) event cannot be reversed")
+        }
+    }
 
     /// Validates who and what a usage names, then prices it (the given `cost` wins).
-    public static func price(_ c: ConsumeCommand, state s: LedgerState) -> Result<Int64, Rejection> {
-        guard let t = s.teams[c.tags.team] else { return .failure(teamNotFound(c.tags.team)) }
-        guard let u = t.users[c.tags.user], !u.removed else {
-            return .failure(.notFound("user \(c.tags.user) not found in team \(c.tags.team)"))
-        }
-        if let pod = c.tags.pod {
-            guard let p = t.pods[pod], !p.archived else {
-                return .failure(.notFound("pod \(pod) not found in team \(c.tags.team)"))
-            }
-        }
-        if let cost = c.cost { return .success(cost) }
+    public static func price(_ c: ConsumeCommand, state s: LedgerState) throws(Rejection) -> Int64 {
+        let t = try team(s, c.tags.team)
+        _ = try activeUser(t, c.tags.user)
+        if let pod = c.tags.pod { _ = try activePod(t, pod) }
+        if let cost = c.cost { return cost }
         guard let spec = s.prices[c.tags.model] else {
-            return .failure(.notFound("model \(c.tags.model) has no price (give \"cost\" or price.set it)"))
+            throw .notFound("model \(c.tags.model) has no price (give \"cost\" or price.set it)")
         }
-        return Pricing.cost(c.usage, at: spec).map(\.cost)
+        return try Pricing.cost(c.usage, at: spec).get().cost
     }
 }
 
-extension TeamState {
-    /// The plan's limits as they stand this cycle (a redefined plan applies from the next one).
-    public var planLimits: Plan { currentPlan }
+/// `budget_alert` (PROTOCOL §6): appended with the consumption that first reaches an
+/// `alert_at` percent of a budget in a cycle, one per percent, ascending. Holds do not count.
+public enum Alerts {
+    public static func reached(team t: TeamState, tags: UsageTags, cost: Int64) -> [EventBody] {
+        var out: [EventBody] = []
+        func scan(_ b: BudgetState, scope: String, pod: ID?) {
+            guard b.budget != -1 else { return }
+            let used = b.used + cost
+            for p in t.alertAt where !b.alerted.contains(p) && Int128(used) * 100 >= Int128(p) * Int128(b.budget) {
+                out.append(.budgetAlert(team: t.id, scope: scope, pod: pod, percent: p, used: used, budget: b.budget))
+            }
+        }
+        scan(t.budget, scope: "team", pod: nil)
+        if let pod = tags.pod, let p = t.pods[pod] { scan(p.budget, scope: "pod", pod: pod) }
+        return out
+    }
 }
 
 /// The checks of PROTOCOL §8, in order, and the spend order of buckets.
 public enum Limits {
-    /// The first limit that refuses `cost`, or nil. Reaching a limit exactly is allowed.
+    /// The first limit that refuses `cost`, or nil. Reaching a limit exactly is allowed;
+    /// held tokens count as spent.
     public static func check(team t: TeamState, tags: UsageTags, cost: Int64) -> Rejection? {
-        if t.monthlyBudget != -1 {
-            switch t.budgetAction {
-            case .alert: break
-            case .pause:
-                if t.paused || t.consumedCycle + cost > t.monthlyBudget {
-                    return Rejection(.budgetExceeded, "team \(t.id) would pass its monthly budget", scope: .teamBudget)
-                }
-            case .blockNewTasks:
-                if !isKnownTask(t, tags) && t.consumedCycle + t.held + cost > t.monthlyBudget {
-                    return Rejection(
-                        .budgetExceeded, "team \(t.id) budget blocks new tasks", scope: .teamBudget)
-                }
-            }
+        if let r = budget(t.budget, knownTask: isKnownTask(t, tags), cost: cost, scope: .teamBudget, name: "team \(t.id)") {
+            return r
         }
-        if let podID = tags.pod, let p = t.pods[podID], p.budget != -1 {
-            switch p.budgetAction {
-            case .alert: break
-            case .pause:
-                if p.used + cost > p.budget {
-                    return Rejection(.budgetExceeded, "pod \(podID) would pass its budget", scope: .podBudget)
-                }
-            case .blockNewTasks:
-                if !isKnownTask(t, tags) && p.used + cost > p.budget {
-                    return Rejection(.budgetExceeded, "pod \(podID) budget blocks new tasks", scope: .podBudget)
-                }
-            }
+        if let podID = tags.pod, let p = t.pods[podID],
+            let r = budget(p.budget, knownTask: isKnownTask(t, tags), cost: cost, scope: .podBudget, name: "pod \(podID)")
+        {
+            return r
         }
-        if t.dailyLimit != -1 && t.consumedToday + cost > t.dailyLimit {
+        if t.dailyLimit != -1 && t.consumedToday + t.held + cost > t.dailyLimit {
             return Rejection(
                 .dailyLimitExceeded,
-                "team \(t.id) would pass its daily limit (\(t.consumedToday) + \(cost) > \(t.dailyLimit))",
+                "team \(t.id) would pass its daily limit (\(t.consumedToday) used + \(t.held) held + \(cost) > \(t.dailyLimit))",
                 scope: .teamDaily)
         }
         if let u = t.users[tags.user] {
-            if u.dailyLimit != -1 && u.consumedToday + cost > u.dailyLimit {
+            if u.dailyLimit != -1 && u.consumedToday + u.held + cost > u.dailyLimit {
                 return Rejection(
                     .dailyLimitExceeded,
-                    "user \(tags.user) would pass its daily limit (\(u.consumedToday) + \(cost) > \(u.dailyLimit))",
+                    "user \(tags.user) would pass its daily limit (\(u.consumedToday) used + \(u.held) held + \(cost) > \(u.dailyLimit))",
                     scope: .userDaily)
             }
-            if u.allocation != -1 && cost > u.allocationLeft {
+            if u.allocation != -1 && u.consumedCycle + u.held + cost > u.allocation {
                 return Rejection(
-                    .insufficientTokens, "user \(tags.user) has \(u.allocationLeft) of its allocation left",
+                    .insufficientTokens,
+                    "user \(tags.user) has \(max(0, u.allocationLeft - u.held)) of its allocation left, \(cost) needed",
                     scope: .allocation)
             }
         }
@@ -187,6 +392,26 @@ public enum Limits {
             if cost > available {
                 return Rejection(
                     .insufficientTokens, "team \(t.id) has \(available) tokens available, \(cost) needed", scope: .pool)
+            }
+        }
+        return nil
+    }
+
+    static func budget(_ b: BudgetState, knownTask: Bool, cost: Int64, scope: LimitScope, name: String) -> Rejection? {
+        guard b.budget != -1, !b.resumed else { return nil }
+        switch b.action {
+        case .alert:
+            return nil
+        case .pause:
+            if b.paused { return Rejection(.budgetExceeded, "\(name) is paused: its budget is used up", scope: scope) }
+            if b.used + b.held + cost > b.budget {
+                return Rejection(
+                    .budgetExceeded, "\(name) would pass its budget (\(b.used) used + \(b.held) held + \(cost) > \(b.budget))",
+                    scope: scope)
+            }
+        case .blockNewTasks:
+            if !knownTask && b.used + b.held + cost > b.budget {
+                return Rejection(.budgetExceeded, "\(name) is over its budget: new tasks are blocked", scope: scope)
             }
         }
         return nil

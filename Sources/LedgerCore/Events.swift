@@ -113,6 +113,40 @@ public struct Reversal: Sendable, Equatable {
     public var reason: String
     public var restored: [Draw]
     public var lapsed: Int64
+    /// Set when a consumption (or commit) is reversed: whose counters go down and which,
+    /// decided once so that the fold needs nothing but this event (fields added to §6).
+    public var origin: Origin?
+
+    public struct Origin: Sendable, Equatable {
+        public var user: ID
+        public var pod: ID?
+        /// The part of the reversed amount that was overdraft.
+        public var overdraft: Int64
+        /// The original's day is still today: consumed-today goes down.
+        public var uncountDay: Bool
+        /// The original is in the current cycle: cycle counters and budgets go down.
+        public var uncountCycle: Bool
+        public init(user: ID, pod: ID?, overdraft: Int64, uncountDay: Bool, uncountCycle: Bool) {
+            self.user = user
+            self.pod = pod
+            self.overdraft = overdraft
+            self.uncountDay = uncountDay
+            self.uncountCycle = uncountCycle
+        }
+    }
+
+    public init(
+        reversesSeq: UInt64, team: ID, amount: Int64, reason: String, restored: [Draw], lapsed: Int64,
+        origin: Origin?
+    ) {
+        self.reversesSeq = reversesSeq
+        self.team = team
+        self.amount = amount
+        self.reason = reason
+        self.restored = restored
+        self.lapsed = lapsed
+        self.origin = origin
+    }
 }
 
 public enum EventBody: Sendable, Equatable {
@@ -274,6 +308,13 @@ private func readDraws(_ f: inout Fields, _ name: String) throws(Rejection) -> [
     return out
 }
 
+private func reversalOrigin(_ f: inout Fields) throws(Rejection) -> Reversal.Origin? {
+    guard let user = try f.optionalID("user") else { return nil }
+    return Reversal.Origin(
+        user: user, pod: try f.optionalID("pod"), overdraft: try f.amount("overdraft"),
+        uncountDay: try f.bool("uncount_day"), uncountCycle: try f.bool("uncount_cycle"))
+}
+
 extension UsageTags {
     fileprivate func append(to o: inout JSONObject) {
         o.members.append(("team", .string(team.string)))
@@ -286,7 +327,8 @@ extension UsageTags {
 
     fileprivate init(_ f: inout Fields) throws(Rejection) {
         self.init(
-            team: try f.id("team"), user: try f.id("user"), pod: try f.optionalID("pod"), task: try f.optionalID("task"),
+            team: try f.id("team"), user: try f.id("user"), pod: try f.optionalID("pod"),
+            task: try f.optionalID("task"),
             model: try f.id("model"), operation: try f.optionalString("operation"))
     }
 }
@@ -349,7 +391,9 @@ extension EventBody {
                 var factors = JSONObject()
                 for (param, values) in p.factorsMilli.sorted(by: { $0.key < $1.key }) {
                     var vo = JSONObject()
-                    for (value, milli) in values.sorted(by: { $0.key < $1.key }) { vo.members.append((value, .int(milli))) }
+                    for (value, milli) in values.sorted(by: { $0.key < $1.key }) {
+                        vo.members.append((value, .int(milli)))
+                    }
                     factors.members.append((param, .object(vo)))
                 }
                 put("factors_milli", .object(factors))
@@ -423,6 +467,13 @@ extension EventBody {
             put("reason", .string(r.reason))
             put("restored", drawsJSON(r.restored))
             put("lapsed", r.lapsed)
+            if let o = r.origin {
+                put("user", o.user)
+                if let pod = o.pod { put("pod", pod) }
+                put("overdraft", o.overdraft)
+                put("uncount_day", .bool(o.uncountDay))
+                put("uncount_cycle", .bool(o.uncountCycle))
+            }
         }
     }
 
@@ -499,14 +550,16 @@ extension EventBody {
             }
             self = .priceSet(p)
         case "topup":
-            self = .topup(team: try f.id("team"), amount: try f.amount("amount"), package: try f.optionalString("package"))
+            self = .topup(
+                team: try f.id("team"), amount: try f.amount("amount"), package: try f.optionalString("package"))
         case "bonus_granted":
             self = .bonusGranted(
                 team: try f.id("team"), amount: try f.amount("amount"),
                 reason: try f.enumValue("reason", BonusReason.self), expiresAt: try f.optionalInstant("expires_at"))
         case "cycle_started":
             self = .cycleStarted(
-                team: try f.id("team"), plan: try f.id("plan"), allowance: try f.amount("allowance", unlimitedAllowed: true),
+                team: try f.id("team"), plan: try f.id("plan"),
+                allowance: try f.amount("allowance", unlimitedAllowed: true),
                 cycleStart: try f.instant("cycle_start"), cycleEnd: try f.instant("cycle_end"),
                 lapsed: try f.amount("lapsed"))
         case "daily_reset":
@@ -514,7 +567,8 @@ extension EventBody {
                 team: try f.id("team"), user: try f.optionalID("user"), day: try f.day("day"),
                 manual: try f.bool("manual"))
         case "bonus_expired":
-            self = .bonusExpired(team: try f.id("team"), bonusSeq: try f.seq("bonus_seq"), amount: try f.amount("amount"))
+            self = .bonusExpired(
+                team: try f.id("team"), bonusSeq: try f.seq("bonus_seq"), amount: try f.amount("amount"))
         case "consumed":
             let tags = try UsageTags(&f)
             self = .consumed(
@@ -539,9 +593,11 @@ extension EventBody {
                     day: try f.day("day"), draws: try readDraws(&f, "draws"), overdraft: try f.amount("overdraft"),
                     released: try f.amount("released")))
         case "hold_released":
-            self = .holdReleased(holdSeq: try f.seq("hold_seq"), team: try f.id("team"), released: try f.amount("released"))
+            self = .holdReleased(
+                holdSeq: try f.seq("hold_seq"), team: try f.id("team"), released: try f.amount("released"))
         case "hold_expired":
-            self = .holdExpired(holdSeq: try f.seq("hold_seq"), team: try f.id("team"), released: try f.amount("released"))
+            self = .holdExpired(
+                holdSeq: try f.seq("hold_seq"), team: try f.id("team"), released: try f.amount("released"))
         case "budget_alert":
             self = .budgetAlert(
                 team: try f.id("team"), scope: try f.string("scope"), pod: try f.optionalID("pod"),
@@ -552,7 +608,7 @@ extension EventBody {
                 Reversal(
                     reversesSeq: try f.seq("reverses_seq"), team: try f.id("team"), amount: try f.amount("amount"),
                     reason: try f.string("reason"), restored: try readDraws(&f, "restored"),
-                    lapsed: try f.amount("lapsed")))
+                    lapsed: try f.amount("lapsed"), origin: try reversalOrigin(&f)))
         default:
             throw .badRequest("unknown event type \"\(type)\"")
         }

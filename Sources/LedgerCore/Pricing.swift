@@ -24,7 +24,9 @@ public enum Pricing {
     }
 
     /// Cost of `usage` at `price`, with a breakdown a person can read.
-    public static func cost(_ usage: Usage, at price: PriceSpec) -> Result<(cost: Int64, breakdown: JSONObject), Rejection> {
+    public static func cost(_ usage: Usage, at price: PriceSpec) -> Result<
+        (cost: Int64, breakdown: JSONObject), Rejection
+    > {
         var breakdown = JSONObject()
         breakdown["model"] = .string(price.model.string)
         breakdown["kind"] = .string(price.kind.rawValue)
@@ -62,7 +64,8 @@ public enum Pricing {
                 }
                 guard let factor = table[value] else {
                     let known = table.keys.sorted().joined(separator: ", ")
-                    return .failure(.badRequest("no \(param) factor for \"\(value)\" on \(price.model) (known: \(known))"))
+                    return .failure(
+                        .badRequest("no \(param) factor for \"\(value)\" on \(price.model) (known: \(known))"))
                 }
                 let (n, overflow) = numerator.multipliedReportingOverflow(by: Int128(factor))
                 guard !overflow else { return .failure(.badRequest("cost above 2^53-1")) }

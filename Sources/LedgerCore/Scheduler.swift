@@ -13,6 +13,12 @@ public struct Scheduler: Sendable {
         cachedNext = nil
     }
 
+    /// Something became due at `instant` (a hold's or a bonus's expiry): keep the cache honest
+    /// without a rescan.
+    public mutating func noteDue(_ instant: Instant) {
+        if let c = cachedNext, instant < c { cachedNext = instant }
+    }
+
     public mutating func reset() {
         midnight = [:]
         cachedNext = nil
@@ -22,13 +28,20 @@ public struct Scheduler: Sendable {
     public mutating func nextDue(state: LedgerState, cursor: Instant) -> Instant? {
         if let c = cachedNext, c > cursor { return c }
         var best: Instant?
+        func consider(_ t: Instant) {
+            if t > cursor && (best == nil || t < best!) { best = t }
+        }
         for (id, t) in state.teams {
             var m = midnight[id] ?? t.zone.nextDayStart(after: cursor)
             if m <= cursor { m = t.zone.nextDayStart(after: cursor) }
             midnight[id] = m
-            let due = min(m, t.cycleEnd > cursor ? t.cycleEnd : m)
-            if best == nil || due < best! { best = due }
+            consider(m)
+            consider(t.cycleEnd)
+            for b in t.buckets where b.source == .bonus {
+                if let x = b.expiresAt { consider(x) }
+            }
         }
+        for h in state.holds.values { consider(h.expiresAt) }
         cachedNext = best
         return best
     }
@@ -39,6 +52,20 @@ public struct Scheduler: Sendable {
         at instant: Instant, state: inout LedgerState, append: (inout LedgerState, EventBody) -> Void
     ) {
         let ids = state.teams.keys.sorted()
+        // Phase: bonus expiries (only an unspent part appends), by team id then bonus seq.
+        for id in ids {
+            guard let t = state.teams[id] else { continue }
+            for b in t.buckets where b.source == .bonus && b.expiresAt == instant && b.amount > 0 {
+                append(&state, .bonusExpired(team: id, bonusSeq: b.seq, amount: b.amount))
+            }
+        }
+        // Phase: hold expiries, by team id then hold seq.
+        let expiring = state.holds.values.filter { $0.expiresAt == instant }.sorted {
+            ($0.tags.team, $0.seq) < ($1.tags.team, $1.seq)
+        }
+        for h in expiring {
+            append(&state, .holdExpired(holdSeq: h.seq, team: h.tags.team, released: h.amount))
+        }
         // Phase: daily resets, only where a counter is not zero.
         for id in ids where midnight[id] == instant {
             guard let t = state.teams[id] else { continue }

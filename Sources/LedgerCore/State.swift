@@ -55,7 +55,10 @@ public struct UserState: Sendable, Equatable {
     public var consumedCycle: Int64 = 0
     /// Per-cycle cap on what the user may take from the pool; -1 = no cap.
     public var allocation: Int64 = -1
+    public var held: Int64 = 0
     public var removed = false
+
+    public init(dailyLimit: Int64) { self.dailyLimit = dailyLimit }
 
     /// What the user may still take this cycle; -1 when uncapped. Derived, so an assignment
     /// made mid-cycle counts what the user already consumed in it.
@@ -64,13 +67,49 @@ public struct UserState: Sendable, Equatable {
     }
 }
 
-public struct PodState: Sendable, Equatable {
-    public var budget: Int64
-    public var budgetAction: BudgetAction
-    public var archived = false
+/// A budget's standing in the current cycle (team monthly budget or pod budget).
+public struct BudgetState: Sendable, Equatable {
+    public var budget: Int64 = -1
+    public var action: BudgetAction = .alert
     /// Committed consumption in the current cycle.
     public var used: Int64 = 0
+    public var held: Int64 = 0
+    /// `resume` lets the scope run past its budget until the cycle ends.
+    public var resumed = false
+    /// Alert percents already appended this cycle.
+    public var alerted: Set<Int64> = []
+
+    /// `pause`: paused while used ≥ budget, until resume, a raised budget or the next cycle.
+    public var paused: Bool {
+        action == .pause && budget != -1 && !resumed && used >= budget
+    }
+
+    /// Re-arms the percents above the current share (after a budget change).
+    mutating func rearm() {
+        guard budget > 0 else {
+            alerted = []
+            return
+        }
+        alerted = alerted.filter { Int128($0) * Int128(budget) <= Int128(used) * 100 }
+    }
+}
+
+public struct PodState: Sendable, Equatable {
+    public var budget = BudgetState()
+    public var archived = false
     public var tasks: Set<ID> = []
+
+    public var used: Int64 { budget.used }
+}
+
+/// An open hold: escrowed tokens, priced at the prices in force when it was placed.
+public struct HoldState: Sendable, Equatable {
+    public var seq: UInt64
+    public var tags: UsageTags
+    public var amount: Int64
+    public var draws: [Draw]
+    public var expiresAt: Instant
+    public var price: PriceSpec?
 }
 
 public struct TeamState: Sendable, Equatable {
@@ -86,7 +125,6 @@ public struct TeamState: Sendable, Equatable {
     public var cycleStart: Instant
     public var cycleEnd: Instant
     public var unlimited: Bool = false
-    public var consumedCycle: Int64 = 0
     public var consumedToday: Int64 = 0
     /// The local day the daily counters belong to.
     public var today: LocalDay
@@ -96,10 +134,13 @@ public struct TeamState: Sendable, Equatable {
     public var held: Int64 = 0
     public var users: [ID: UserState] = [:]
     public var pods: [ID: PodState] = [:]
-    public var monthlyBudget: Int64 = -1
-    public var budgetAction: BudgetAction = .alert
+    public var budget = BudgetState()
     public var alertAt: [Int64] = [50, 75, 90, 100]
-    public var paused = false
+
+    public var consumedCycle: Int64 { budget.used }
+    public var monthlyBudget: Int64 { budget.budget }
+    public var budgetAction: BudgetAction { budget.action }
+    public var paused: Bool { budget.paused }
 
     /// The pool's spendable sum; -1 when unlimited.
     public var available: Int64 {
@@ -114,10 +155,25 @@ public struct TeamState: Sendable, Equatable {
         buckets.insert(b, at: i)
     }
 
-    mutating func applyDraws(_ draws: [Draw], sign: Int64) {
+    /// Takes draws out of their buckets (sign 1) or puts them back (sign -1). A draw whose
+    /// bucket is gone (expired, lapsed) has nowhere to go back to: it lapses.
+    /// Takes draws out of their buckets. Escrow committed from a bucket that expired while
+    /// held was already out of it: nothing to take.
+    mutating func takeDraws(_ draws: [Draw], at: Instant) {
         for d in draws {
             guard let i = buckets.firstIndex(where: { $0.seq == d.bucketSeq }) else { continue }
-            buckets[i].amount -= sign * d.amount
+            if let x = buckets[i].expiresAt, x <= at { continue }
+            buckets[i].amount -= d.amount
+        }
+    }
+
+    /// Puts draws back into their buckets. A bucket that is gone or no longer spendable at
+    /// `at` (expired) has nowhere to take them: they lapse.
+    mutating func returnDraws(_ draws: [Draw], at: Instant) {
+        for d in draws {
+            guard let i = buckets.firstIndex(where: { $0.seq == d.bucketSeq }) else { continue }
+            if let x = buckets[i].expiresAt, x <= at { continue }
+            buckets[i].amount += d.amount
         }
     }
 
@@ -139,6 +195,12 @@ public struct TeamState: Sendable, Equatable {
     mutating func rollDay(to day: LocalDay) {
         if day > today { resetDaily(to: day) }
     }
+
+    mutating func holdCounters(_ tags: UsageTags, _ amount: Int64) {
+        held += amount
+        users[tags.user]?.held += amount
+        if let pod = tags.pod { pods[pod]?.budget.held += amount }
+    }
 }
 
 public struct LedgerState: Sendable, Equatable {
@@ -147,6 +209,9 @@ public struct LedgerState: Sendable, Equatable {
     public var plans: [ID: Plan] = Plan.builtIn
     public var prices: [ID: PriceSpec] = [:]
     public var teams: [ID: TeamState] = [:]
+    public var holds: [UInt64: HoldState] = [:]
+    /// Seqs already reversed (all or part): an event is reversed once.
+    public var reversed: Set<UInt64> = []
 
     public init() {}
 
@@ -172,15 +237,19 @@ extension LedgerState {
         case .teamConfigured(let team, let dailyLimit, let budget, let action, let alertAt, let plan):
             modifyTeam(team) { t in
                 if let dailyLimit { t.dailyLimit = dailyLimit }
-                if let budget { t.monthlyBudget = budget }
-                if let action { t.budgetAction = action }
+                if let action { t.budget.action = action }
                 if let alertAt { t.alertAt = alertAt }
                 if let plan { t.nextPlan = plan }
+                if let budget {
+                    t.budget.budget = budget
+                    t.budget.rearm()
+                    for k in t.pods.keys { t.pods[k]!.budget.rearm() }
+                }
             }
         case .teamResumed(let team):
-            modifyTeam(team) { $0.paused = false }
-        case .podResumed:
-            break
+            modifyTeam(team) { $0.budget.resumed = true }
+        case .podResumed(let team, let pod):
+            modifyTeam(team) { $0.pods[pod]?.budget.resumed = true }
         case .userAdded(let team, let user, let dailyLimit):
             modifyTeam(team) { $0.users[user] = UserState(dailyLimit: dailyLimit) }
         case .userRemoved(let team, let user):
@@ -188,11 +257,20 @@ extension LedgerState {
         case .userAssigned(let team, let user, let amount):
             modifyTeam(team) { $0.users[user]?.allocation = amount }
         case .podCreated(let team, let pod, let budget, let action):
-            modifyTeam(team) { $0.pods[pod] = PodState(budget: budget, budgetAction: action) }
+            modifyTeam(team) { t in
+                var p = PodState()
+                p.budget.budget = budget
+                p.budget.action = action
+                t.pods[pod] = p
+            }
         case .podConfigured(let team, let pod, let budget, let action):
             modifyTeam(team) { t in
-                t.pods[pod]?.budget = budget
-                t.pods[pod]?.budgetAction = action
+                guard var p = t.pods[pod] else { return }
+                let changed = p.budget.budget != budget
+                p.budget.budget = budget
+                p.budget.action = action
+                if changed { p.budget.rearm() }
+                t.pods[pod] = p
             }
         case .podArchived(let team, let pod, _, _):
             modifyTeam(team) { $0.pods[pod]?.archived = true }
@@ -213,15 +291,21 @@ extension LedgerState {
         case .cycleStarted(let team, let plan, let allowance, let start, let end, _):
             let figures = plans[plan]
             modifyTeam(team) { t in
-                t.buckets.removeAll { $0.source == .allowance }
+                // Unused allowance lapses; spent-out expired bonuses go with it.
+                t.buckets.removeAll { $0.source == .allowance || ($0.expiresAt.map { $0 <= start } ?? false) }
                 t.plan = plan
                 t.currentPlan = figures ?? t.currentPlan
                 t.nextPlan = nil
                 t.cycleStart = start
                 t.cycleEnd = end
-                t.consumedCycle = 0
-                t.paused = false
-                for k in t.pods.keys { t.pods[k]!.used = 0 }
+                t.budget.used = 0
+                t.budget.resumed = false
+                t.budget.alerted = []
+                for k in t.pods.keys {
+                    t.pods[k]!.budget.used = 0
+                    t.pods[k]!.budget.resumed = false
+                    t.pods[k]!.budget.alerted = []
+                }
                 for k in t.users.keys { t.users[k]!.consumedCycle = 0 }
                 t.unlimited = allowance == -1
                 if allowance > 0 {
@@ -231,10 +315,13 @@ extension LedgerState {
                     t.overdraft = 0
                 }
             }
-        case .dailyReset(let team, let user, let day, _):
+        case .dailyReset(let team, let user, let day, let manual):
             modifyTeam(team) { t in
                 if let user {
                     t.users[user]?.consumedToday = 0
+                } else if manual {
+                    t.consumedToday = 0
+                    for k in t.users.keys { t.users[k]!.consumedToday = 0 }
                 } else {
                     t.resetDaily(to: day)
                 }
@@ -244,13 +331,58 @@ extension LedgerState {
         case .consumed(let c):
             modifyTeam(c.tags.team) { t in
                 t.rollDay(to: c.day)
-                t.applyDraws(c.draws, sign: 1)
+                t.takeDraws(c.draws, at: e.ts)
                 t.overdraft += c.overdraft
                 t.countConsumption(c.tags, cost: c.cost)
             }
-        case .holdPlaced, .holdCommitted, .holdReleased, .holdExpired, .budgetAlert, .reversed:
-            // Their rules land with the money rules (issue 3); the core only stores them.
-            break
+        case .holdPlaced(let h):
+            let price = prices[h.tags.model]
+            holds[e.seq] = HoldState(
+                seq: e.seq, tags: h.tags, amount: h.amount, draws: h.draws, expiresAt: h.expiresAt, price: price)
+            modifyTeam(h.tags.team) { t in
+                t.takeDraws(h.draws, at: e.ts)
+                t.holdCounters(h.tags, h.amount)
+                if let pod = h.tags.pod, let task = h.tags.task { t.pods[pod]?.tasks.insert(task) }
+            }
+        case .holdCommitted(let c):
+            guard let hold = holds.removeValue(forKey: c.holdSeq) else { preconditionFailure("commit of a closed hold") }
+            modifyTeam(c.tags.team) { t in
+                t.rollDay(to: c.day)
+                t.holdCounters(hold.tags, -hold.amount)
+                // All escrow goes back first (to a bucket that is gone: it lapses); then the
+                // cost's draws come out, the escrowed part first.
+                t.returnDraws(hold.draws, at: e.ts)
+                t.takeDraws(c.draws, at: e.ts)
+                t.overdraft += c.overdraft
+                t.countConsumption(c.tags, cost: c.cost)
+            }
+        case .holdReleased(let holdSeq, let team, _), .holdExpired(let holdSeq, let team, _):
+            guard let hold = holds.removeValue(forKey: holdSeq) else { preconditionFailure("release of a closed hold") }
+            modifyTeam(team) { t in
+                t.holdCounters(hold.tags, -hold.amount)
+                t.returnDraws(hold.draws, at: e.ts)
+            }
+        case .budgetAlert(let team, let scope, let pod, let percent, _, _):
+            modifyTeam(team) { t in
+                if scope == "pod", let pod {
+                    t.pods[pod]?.budget.alerted.insert(percent)
+                } else {
+                    t.budget.alerted.insert(percent)
+                }
+            }
+        case .reversed(let r):
+            reversed.insert(r.reversesSeq)
+            modifyTeam(r.team) { t in
+                t.returnDraws(r.restored, at: e.ts)
+                if let origin = r.origin {
+                    t.uncount(origin, amount: r.amount, reversalSeq: e.seq)
+                } else {
+                    // A credit loses its unspent part.
+                    if let i = t.buckets.firstIndex(where: { $0.seq == r.reversesSeq }) {
+                        t.buckets[i].amount -= r.amount
+                    }
+                }
+            }
         }
     }
 
@@ -266,16 +398,36 @@ extension LedgerState {
 extension TeamState {
     mutating func countConsumption(_ tags: UsageTags, cost: Int64) {
         consumedToday += cost
-        consumedCycle += cost
+        budget.used += cost
         if var u = users[tags.user] {
             u.consumedToday += cost
             u.consumedCycle += cost
             users[tags.user] = u
         }
         if let pod = tags.pod, var p = pods[pod] {
-            p.used += cost
+            p.budget.used += cost
             if let task = tags.task { p.tasks.insert(task) }
             pods[pod] = p
+        }
+    }
+
+    /// Takes a reversed amount back out of the counters of the original's day and cycle.
+    mutating func uncount(_ origin: Reversal.Origin, amount: Int64, reversalSeq: UInt64) {
+        if origin.uncountDay { consumedToday -= amount }
+        if origin.uncountCycle { budget.used -= amount }
+        if var u = users[origin.user] {
+            if origin.uncountDay { u.consumedToday -= amount }
+            if origin.uncountCycle { u.consumedCycle -= amount }
+            users[origin.user] = u
+        }
+        if origin.uncountCycle, let pod = origin.pod { pods[pod]?.budget.used -= amount }
+        let overdraftPart = origin.overdraft
+        // The overdraft part reduces the overdraft; what was already repaid of it comes back
+        // as a top-up bucket named by the reversal.
+        let reduce = min(overdraft, overdraftPart)
+        overdraft -= reduce
+        if overdraftPart > reduce {
+            insertBucket(Bucket(seq: reversalSeq, source: .topup, amount: overdraftPart - reduce, expiresAt: nil))
         }
     }
 }

@@ -7,11 +7,12 @@ public enum Views {
     public static func status(team t: TeamState, user: UserState?) -> (status: String, warnings: [String]) {
         var e: Int64?
         func consider(_ x: Int64) { e = min(e ?? x, max(0, x)) }
+        // Held tokens count as spent, as in every check.
         if !t.unlimited { consider(t.available) }
-        if t.dailyLimit != -1 { consider(t.dailyLimit - t.consumedToday) }
+        if t.dailyLimit != -1 { consider(t.dailyLimit - t.consumedToday - t.held) }
         if let u = user {
-            if u.allocation != -1 { consider(u.allocationLeft) }
-            if u.dailyLimit != -1 { consider(u.dailyLimit - u.consumedToday) }
+            if u.allocation != -1 { consider(u.allocationLeft - u.held) }
+            if u.dailyLimit != -1 { consider(u.dailyLimit - u.consumedToday - u.held) }
         }
         var status = "green"
         if let e {
@@ -24,7 +25,8 @@ public enum Views {
         }
         var warnings: [String] = []
         let nearTeam = t.dailyLimit != -1 && 5 * Int128(t.consumedToday) >= 4 * Int128(t.dailyLimit)
-        let nearUser = user.map { $0.dailyLimit != -1 && 5 * Int128($0.consumedToday) >= 4 * Int128($0.dailyLimit) } ?? false
+        let nearUser =
+            user.map { $0.dailyLimit != -1 && 5 * Int128($0.consumedToday) >= 4 * Int128($0.dailyLimit) } ?? false
         if nearTeam || nearUser { warnings.append("near_daily_limit") }
         if status == "yellow" { warnings.append("low_balance") }
         if t.overdraft > 0 { warnings.append("overdraft") }

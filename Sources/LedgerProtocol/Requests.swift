@@ -10,36 +10,49 @@ public enum Op: String, Sendable, CaseIterable {
     case verify
     case stats
     case teamCreate = "team.create"
+    case teamConfigure = "team.configure"
+    case teamResume = "team.resume"
+    case podResume = "pod.resume"
     case userAdd = "user.add"
+    case userRemove = "user.remove"
+    case userAssign = "user.assign"
     case podCreate = "pod.create"
+    case podConfigure = "pod.configure"
+    case podArchive = "pod.archive"
     case planDefine = "plan.define"
     case priceSet = "price.set"
     case topup
+    case bonusGrant = "bonus.grant"
+    case reset
+    case reverse
     case consume
+    case hold
+    case holdCommit = "hold.commit"
+    case holdRelease = "hold.release"
     case clockSet = "clock.set"
     case clockAdvance = "clock.advance"
 
     /// Ops that append events and so take an idempotency `key` (PROTOCOL §4).
     public var appends: Bool {
         switch self {
-        case .teamCreate, .userAdd, .podCreate, .planDefine, .priceSet, .topup, .consume: true
-        default: false
+        case .ping, .estimate, .check, .balance, .audit, .verify, .stats, .clockSet, .clockAdvance: false
+        default: true
         }
     }
 
     public var keyRequired: Bool {
         switch self {
-        case .topup, .consume: true
+        case .consume, .topup, .bonusGrant, .hold, .holdCommit, .reverse: true
         default: false
         }
     }
 
-    /// The least role that may use the op (admin > gateway > auditor); nil: admin only.
+    /// The roles that may use the op (PROTOCOL §5): admin all; gateway the usage ops;
+    /// auditor the reads.
     public var roles: Set<Role> {
         switch self {
-        case .ping: [.admin, .gateway, .auditor]
-        case .estimate, .check, .consume: [.admin, .gateway]
-        case .balance: [.admin, .gateway, .auditor]
+        case .ping, .balance: [.admin, .gateway, .auditor]
+        case .consume, .hold, .holdCommit, .holdRelease, .estimate, .check: [.admin, .gateway]
         case .audit, .verify, .stats: [.admin, .auditor]
         default: [.admin]
         }
@@ -148,7 +161,9 @@ public enum RequestParser {
             var key: String?
             if op.appends {
                 key = try f.optionalID("key")?.string
-                if op.keyRequired && key == nil { throw .badRequest("\"key\" (an idempotency key) is required for \(op.rawValue)") }
+                if op.keyRequired && key == nil {
+                    throw .badRequest("\"key\" (an idempotency key) is required for \(op.rawValue)")
+                }
             }
             let body = try parseBody(op, &f)
             try f.rejectUnknown()
@@ -246,8 +261,94 @@ public enum RequestParser {
             return .command(.topup(team: team, amount: amount, package: package))
         case .consume:
             return .command(.consume(try consume(&f, allowRecord: true)))
+        case .teamConfigure:
+            let team = try f.id("team")
+            let daily = try f.optionalAmount("daily_limit", unlimitedAllowed: true)
+            let budget = try f.optionalAmount("monthly_budget", unlimitedAllowed: true)
+            let action = try f.optionalEnum("budget_action", BudgetAction.self)
+            var alertAt: [Int64]?
+            if let arr = try f.optionalArray("alert_at") {
+                var xs: [Int64] = []
+                for a in arr {
+                    guard case .number(let n) = a, let x = n.int64, (1...100).contains(x) else {
+                        throw .badRequest("\"alert_at\" must list integer percents 1..100")
+                    }
+                    xs.append(x)
+                }
+                alertAt = xs
+            }
+            let plan = try f.optionalID("plan")
+            if daily == nil && budget == nil && action == nil && alertAt == nil && plan == nil {
+                throw .badRequest(
+                    "team.configure needs at least one of daily_limit, monthly_budget, budget_action, alert_at, plan")
+            }
+            return .command(
+                .teamConfigure(
+                    team: team, dailyLimit: daily, monthlyBudget: budget, budgetAction: action, alertAt: alertAt,
+                    plan: plan))
+        case .teamResume:
+            return .command(.teamResume(team: try f.id("team")))
+        case .podResume:
+            return .command(.podResume(team: try f.id("team"), pod: try f.id("pod")))
+        case .userRemove:
+            return .command(.userRemove(team: try f.id("team"), user: try f.id("user")))
+        case .userAssign:
+            return .command(
+                .userAssign(
+                    team: try f.id("team"), user: try f.id("user"),
+                    amount: try f.amount("amount", unlimitedAllowed: true)))
+        case .podConfigure:
+            let team = try f.id("team")
+            let pod = try f.id("pod")
+            let budget = try f.optionalAmount("budget", unlimitedAllowed: true)
+            let action = try f.optionalEnum("budget_action", BudgetAction.self)
+            if budget == nil && action == nil { throw .badRequest("pod.configure needs budget or budget_action") }
+            return .command(.podConfigure(team: team, pod: pod, budget: budget, budgetAction: action))
+        case .podArchive:
+            return .command(.podArchive(team: try f.id("team"), pod: try f.id("pod")))
+        case .bonusGrant:
+            return .command(
+                .bonusGrant(
+                    team: try f.id("team"), amount: try f.amount("amount"),
+                    reason: try f.enumValue("reason", BonusReason.self),
+                    expiresAt: try f.optionalInstant("expires_at")))
+        case .reset:
+            return .command(.reset(team: try f.id("team"), user: try f.optionalID("user")))
+        case .reverse:
+            return .command(
+                .reverse(
+                    seq: try f.seq("seq"), reason: try f.id("reason").string, amount: try f.optionalAmount("amount")))
+        case .hold:
+            let tags = try usageTags(&f)
+            let amount = try f.optionalAmount("amount")
+            let u = try usage(&f)
+            if amount != nil && !u.isEmpty { throw .badRequest("a hold takes \"amount\" or usage, not both") }
+            if amount == nil && u.isEmpty {
+                throw .badRequest("a hold needs \"amount\" or usage (input_tokens, output_tokens, params)")
+            }
+            let ttl = try f.optionalInt("ttl_seconds", in: 1...(30 * 86_400)) ?? 600
+            return .command(.hold(HoldCommand(tags: tags, amount: amount, usage: u, ttlSeconds: ttl)))
+        case .holdCommit:
+            let hold = try f.seq("hold")
+            let u = try usage(&f)
+            let cost = try f.optionalAmount("cost")
+            return .command(.holdCommit(hold: hold, usage: u, cost: cost))
+        case .holdRelease:
+            return .command(.holdRelease(hold: try f.seq("hold")))
         }
     }
+
+    static func usageTags(_ f: inout Fields) throws(Rejection) -> UsageTags {
+        let tags = UsageTags(
+            team: try f.id("team"), user: try f.id("user"), pod: try f.optionalID("pod"),
+            task: try f.optionalID("task"), model: try f.id("model"),
+            operation: try f.optionalID("operation")?.string)
+        if tags.task != nil && tags.pod == nil {
+            throw .badRequest("\"task\" needs \"pod\": a task belongs to its pod")
+        }
+        return tags
+    }
+
 
     static func usage(_ f: inout Fields) throws(Rejection) -> Usage {
         let input = try f.optionalAmount("input_tokens")
@@ -267,11 +368,7 @@ public enum RequestParser {
     }
 
     static func consume(_ f: inout Fields, allowRecord: Bool) throws(Rejection) -> ConsumeCommand {
-        let tags = UsageTags(
-            team: try f.id("team"), user: try f.id("user"), pod: try f.optionalID("pod"),
-            task: try f.optionalID("task"), model: try f.id("model"),
-            operation: try f.optionalID("operation")?.string)
-        if tags.task != nil && tags.pod == nil { throw .badRequest("\"task\" needs \"pod\": a task belongs to its pod") }
+        let tags = try usageTags(&f)
         let u = try usage(&f)
         let cost = try f.optionalAmount("cost")
         let record = allowRecord ? (try f.optionalBool("record") ?? false) : false
@@ -303,11 +400,14 @@ enum PriceRequest {
                 guard Pricing.factorParams.contains(m.key) else {
                     throw .badRequest("factors.\(m.key): factor params are resolution, quality and duration")
                 }
-                guard case .object(let values) = m.value else { throw .badRequest("factors.\(m.key) must be an object") }
+                guard case .object(let values) = m.value else {
+                    throw .badRequest("factors.\(m.key) must be an object")
+                }
                 var table: [String: Int64] = [:]
                 for v in values.members {
                     guard case .number(let n) = v.value, let milli = n.milli, milli >= 0, milli <= Amount.max else {
-                        throw .badRequest("factors.\(m.key).\(v.key) must be a non-negative decimal with at most 3 places")
+                        throw .badRequest(
+                            "factors.\(m.key).\(v.key) must be a non-negative decimal with at most 3 places")
                     }
                     table[v.key] = milli
                 }

@@ -68,7 +68,8 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
                     .failure(
                         Rejection(
                             .forbidden,
-                            "uid \(peer.uid) (\(role.map(\.description) ?? "no role")) may not use \(request.op.rawValue)")))
+                            "uid \(peer.uid) (\(role.map(\.description) ?? "no role")) may not use \(request.op.rawValue)"
+                        )))
                 continue
             }
             switch request.body {

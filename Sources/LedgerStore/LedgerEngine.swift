@@ -145,7 +145,12 @@ public final class LedgerEngine {
 
     private func append(_ body: EventBody, ts: Instant, key: String?) {
         append(body, ts: ts, key: key, into: &state)
-        if case .teamCreated = body { scheduler.invalidate() }
+        switch body {
+        case .teamCreated: scheduler.invalidate()
+        case .holdPlaced(let h): scheduler.noteDue(h.expiresAt)
+        case .bonusGranted(_, _, _, let expiresAt?): scheduler.noteDue(expiresAt)
+        default: break
+        }
     }
 
     /// Folds a new event into `s` and seals it after the current head. Takes the state as a
@@ -184,37 +189,52 @@ public final class LedgerEngine {
                     return .failure(
                         Rejection(.conflict, "key \"\(key)\" was used for another request (seq \(seen.seq))"))
                 }
-                var answer = answerFor(c, seq: seen.seq, cost: seen.cost)
+                guard let original = loadEvent(seen.seq) else {
+                    return .failure(Rejection(.internal, "key \"\(key)\" names seq \(seen.seq), which cannot be read"))
+                }
+                var answer = answerFor(c, first: original)
                 answer["duplicate"] = .bool(true)
                 return .success(answer)
             }
         }
-        let ctx = DecideContext(now: now, defaultDailyLimit: config.defaultDailyLimit)
+        var ctx = DecideContext(now: now, defaultDailyLimit: config.defaultDailyLimit)
+        if let seq = c.referencedSeq { ctx.referenced = loadEvent(seq) }
         switch Decider.decide(c, state: state, context: ctx) {
         case .failure(let r):
             return .failure(r)
         case .success(let bodies):
             precondition(!bodies.isEmpty, "an accepted command appends")
-            let first = state.head + 1
-            var cost: Int64 = 0
-            for b in bodies {
-                if case .consumed(let consumption) = b { cost = consumption.cost }
-                append(b, ts: now, key: request.key)
-            }
+            let first = Event(seq: state.head + 1, ts: now, key: request.key, body: bodies[0])
+            for b in bodies { append(b, ts: now, key: request.key) }
             if let key = request.key {
-                let record = KeyRecord(seq: first, digest: request.payloadDigest, ts: now, cost: cost)
+                let record = KeyRecord(seq: first.seq, digest: request.payloadDigest, ts: now, cost: 0)
                 batchKeys[key] = record
                 pending.keys.append((key, record))
             }
-            return .success(answerFor(c, seq: first, cost: cost))
+            return .success(answerFor(c, first: first))
         }
     }
 
-    /// The answer of a command: its seq plus the current figures (also for duplicates).
-    private func answerFor(_ c: Command, seq: UInt64, cost: Int64) -> JSONObject {
-        var o: JSONObject = ["seq": .int(seq)]
-        switch c {
-        case .teamCreate(let team, _, _, _):
+    /// An event of the log or of the batch being built; nil when there is no such seq.
+    private func loadEvent(_ seq: UInt64) -> Event? {
+        guard seq >= 1 && seq <= state.head else { return nil }
+        let bytes: [UInt8]
+        if let firstPending = pending.events.first?.seq, seq >= firstPending {
+            bytes = pending.events[Int(seq - firstPending)].stored
+        } else {
+            guard let stored = try? storage.events(from: seq, limit: 1).first, stored.seq == seq else { return nil }
+            bytes = stored.bytes
+        }
+        guard case .object(let o)? = try? JSONParser.parse(bytes) else { return nil }
+        return try? Event(json: o)
+    }
+
+    /// The answer of a command from the first event it appended, plus the current figures.
+    /// Duplicates answer the same way from the original event.
+    private func answerFor(_ c: Command, first: Event) -> JSONObject {
+        var o: JSONObject = ["seq": .int(first.seq)]
+        switch (c, first.body) {
+        case (.teamCreate(let team, _, _, _), _):
             if let t = state.teams[team] {
                 o["team"] = .string(team.string)
                 o["plan"] = .string(t.plan.string)
@@ -224,15 +244,33 @@ public final class LedgerEngine {
                 o["cycle_end"] = .string(t.cycleEnd.rfc3339)
                 o["available"] = .int(t.available)
             }
-        case .topup(let team, _, _):
+        case (.topup(let team, _, _), _), (.bonusGrant(let team, _, _, _), _):
             if let t = state.teams[team] {
                 o["available"] = .int(t.available)
                 o["overdraft"] = .int(t.overdraft)
             }
-        case .consume(let cc):
-            o["cost"] = .int(cost)
+        case (.consume(let cc), .consumed(let consumption)):
+            o["cost"] = .int(consumption.cost)
             if let t = state.teams[cc.tags.team] { Views.figures(team: t, user: cc.tags.user, into: &o) }
-        case .userAdd, .podCreate, .planDefine, .priceSet:
+        case (.hold, .holdPlaced(let h)):
+            o["hold"] = .int(first.seq)
+            o["amount"] = .int(h.amount)
+            o["expires_at"] = .string(h.expiresAt.rfc3339)
+            if let t = state.teams[h.tags.team] { Views.figures(team: t, user: h.tags.user, into: &o) }
+        case (.holdCommit, .holdCommitted(let h)):
+            o["cost"] = .int(h.cost)
+            o["released"] = .int(h.released)
+            if let t = state.teams[h.tags.team] { Views.figures(team: t, user: h.tags.user, into: &o) }
+        case (.holdRelease, .holdReleased(_, let team, let released)):
+            o["released"] = .int(released)
+            if let t = state.teams[team] { o["available"] = .int(t.available) }
+        case (.reverse, .reversed(let r)):
+            o["amount"] = .int(r.amount)
+            if let t = state.teams[r.team] {
+                o["available"] = .int(t.available)
+                o["overdraft"] = .int(t.overdraft)
+            }
+        default:
             break
         }
         return o
@@ -267,25 +305,22 @@ public final class LedgerEngine {
     }
 
     private func check(_ c: ConsumeCommand, now: Instant) -> EngineAnswer {
-        switch Decider.price(c, state: state) {
-        case .failure(let r):
-            return .failure(r)
-        case .success(let cost):
-            let t = state.teams[c.tags.team]!
-            var o: JSONObject = ["cost": .int(cost)]
-            if let refusal = Limits.check(team: t, tags: c.tags, cost: cost) {
-                o["allowed"] = .bool(false)
-                o["reason"] = .string(refusal.code.rawValue)
-                if let scope = refusal.scope { o["scope"] = .string(scope.rawValue) }
-                o["message"] = .string(refusal.message)
-            } else {
-                o["allowed"] = .bool(true)
-            }
-            Views.figures(team: t, user: c.tags.user, into: &o)
-            o["daily_limit"] = .int(t.dailyLimit)
-            o["resets_at"] = .string(t.zone.nextDayStart(after: now).rfc3339)
-            return .success(o)
+        let cost: Int64
+        do { cost = try Decider.price(c, state: state) } catch { return .failure(error) }
+        let t = state.teams[c.tags.team]!
+        var o: JSONObject = ["cost": .int(cost)]
+        if let refusal = Limits.check(team: t, tags: c.tags, cost: cost) {
+            o["allowed"] = .bool(false)
+            o["reason"] = .string(refusal.code.rawValue)
+            if let scope = refusal.scope { o["scope"] = .string(scope.rawValue) }
+            o["message"] = .string(refusal.message)
+        } else {
+            o["allowed"] = .bool(true)
         }
+        Views.figures(team: t, user: c.tags.user, into: &o)
+        o["daily_limit"] = .int(t.dailyLimit)
+        o["resets_at"] = .string(t.zone.nextDayStart(after: now).rfc3339)
+        return .success(o)
     }
 
     private func moveClock(to target: Instant, now: inout Instant) -> EngineAnswer {

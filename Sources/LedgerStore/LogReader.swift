@@ -73,8 +73,12 @@ public struct LogReader: Sendable {
         if head.seq == 0 && fromSeq == nil && toSeq == nil {
             return ["checked": .int(0), "head_seq": .int(0), "head_hash": .string(HashChain.hex(HashChain.genesis))]
         }
-        guard from >= 1, from <= head.seq else { throw Rejection.notFound("seq \(from) is not in the log (head \(head.seq))") }
-        guard to >= from, to <= head.seq else { throw Rejection.notFound("seq \(to) is not in the log (head \(head.seq))") }
+        guard from >= 1, from <= head.seq else {
+            throw Rejection.notFound("seq \(from) is not in the log (head \(head.seq))")
+        }
+        guard to >= from, to <= head.seq else {
+            throw Rejection.notFound("seq \(to) is not in the log (head \(head.seq))")
+        }
         var prev = HashChain.genesis
         if from > 1 {
             // Start from the stored hash of the event before: verifying a range trusts its left edge.

@@ -133,7 +133,8 @@ public final class Writer: @unchecked Sendable {
                     return true
                 }
                 var n = 0
-                while let first = queue.submissions.first, n == 0 || n + first.requests.count <= limits.batchRequestsMax {
+                while let first = queue.submissions.first, n == 0 || n + first.requests.count <= limits.batchRequestsMax
+                {
                     n += first.requests.count
                     taken.append(queue.submissions.removeFirst())
                 }

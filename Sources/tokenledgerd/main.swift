@@ -92,7 +92,9 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         guard maxLine >= 1024 else { throw ValidationError("--max-line must be at least 1024") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         guard readWaitMs >= 0 else { throw ValidationError("--read-wait-ms must be at least 0") }
-        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level \(logLevel) is unknown") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level \(logLevel) is unknown")
+        }
     }
 
     func run() async throws {
@@ -123,7 +125,8 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
                 throw DaemonError("--clock \(clock): \(text) is not an RFC 3339 time like 2026-01-01T00:00:00.000Z")
             }
             guard t >= lastTs else {
-                throw DaemonError("--clock \(clock): the log's last event is at \(lastTs.rfc3339); time never goes back")
+                throw DaemonError(
+                    "--clock \(clock): the log's last event is at \(lastTs.rfc3339); time never goes back")
             }
             return ManualClock(at: t)
         }
@@ -138,10 +141,11 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         let lock = try DataDirectoryLock(directory: data)
         let storage = try LMDBLogStorage(directory: data)
         let (headSeq, _) = try storage.head()
-        let lastTs = try storage.events(from: max(headSeq, 1), limit: 1).first.flatMap { stored -> Instant? in
-            guard case .object(let o)? = try? JSONParser.parse(stored.bytes) else { return nil }
-            return o["ts"]?.stringValue.flatMap(Instant.init(rfc3339:))
-        } ?? Instant(ms: 0)
+        let lastTs =
+            try storage.events(from: max(headSeq, 1), limit: 1).first.flatMap { stored -> Instant? in
+                guard case .object(let o)? = try? JSONParser.parse(stored.bytes) else { return nil }
+                return o["ts"]?.stringValue.flatMap(Instant.init(rfc3339:))
+            } ?? Instant(ms: 0)
         let clock = try makeClock(lastTs: lastTs)
 
         var config = EngineConfig()
@@ -173,7 +177,8 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
             writer.stop()
             throw error
         }
-        logger.info("serving", metadata: ["socket.path": "\(socket)", "clock": "\(clock.manual == nil ? "system" : "manual")"])
+        logger.info(
+            "serving", metadata: ["socket.path": "\(socket)", "clock": "\(clock.manual == nil ? "system" : "manual")"])
 
         let signal = await SignalWaiter.waitForTermination()
         logger.info("stopping", metadata: ["signal": "\(signal)"])

@@ -171,16 +171,17 @@ public struct ZoneCalendar: Sendable, Hashable {
     private static func isIANAShaped(_ name: String) -> Bool {
         let bytes = name.utf8
         guard (1...identifierBytesMax).contains(bytes.count) else { return false }
-        guard bytes.allSatisfy({ byte in
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "/"), UInt8(ascii: "_"), UInt8(ascii: "+"),
-                UInt8(ascii: "-"):
-                return true
-            default:
-                return false
-            }
-        })
+        guard
+            bytes.allSatisfy({ byte in
+                switch byte {
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                    UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "/"), UInt8(ascii: "_"), UInt8(ascii: "+"),
+                    UInt8(ascii: "-"):
+                    return true
+                default:
+                    return false
+                }
+            })
         else { return false }
         // Foundation invents zones for `GMT+5`, `UTC-0300`, ...; only tzdata names belong in the ledger.
         for prefix in ["GMT+", "GMT-", "UTC+", "UTC-"] where name.hasPrefix(prefix) { return false }
