@@ -1,29 +1,30 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 // The class has methods named `send` and `close`, so the C calls go through these.
 #if canImport(Glibc)
-private func systemClose(_ fd: Int32) -> Int32 { Glibc.close(fd) }
-private func systemConnect(_ fd: Int32, _ address: UnsafePointer<sockaddr>, _ length: socklen_t) -> Int32 {
-    Glibc.connect(fd, address, length)
-}
-private func systemSend(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
-    Glibc.send(fd, bytes, count, Int32(MSG_NOSIGNAL))
-}
-private let streamSocketType = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+    private func systemClose(_ fd: Int32) -> Int32 { Glibc.close(fd) }
+    private func systemConnect(_ fd: Int32, _ address: UnsafePointer<sockaddr>, _ length: socklen_t) -> Int32 {
+        Glibc.connect(fd, address, length)
+    }
+    private func systemSend(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
+        Glibc.send(fd, bytes, count, Int32(MSG_NOSIGNAL))
+    }
+    private let streamSocketType = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
 #else
-private func systemClose(_ fd: Int32) -> Int32 { Darwin.close(fd) }
-private func systemConnect(_ fd: Int32, _ address: UnsafePointer<sockaddr>, _ length: socklen_t) -> Int32 {
-    Darwin.connect(fd, address, length)
-}
-private func systemSend(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
-    Darwin.send(fd, bytes, count, 0)
-}
-private let streamSocketType = SOCK_STREAM
+    private func systemClose(_ fd: Int32) -> Int32 { Darwin.close(fd) }
+    private func systemConnect(_ fd: Int32, _ address: UnsafePointer<sockaddr>, _ length: socklen_t) -> Int32 {
+        Darwin.connect(fd, address, length)
+    }
+    private func systemSend(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
+        Darwin.send(fd, bytes, count, 0)
+    }
+    private let streamSocketType = SOCK_STREAM
 #endif
 
 /// A blocking client for the daemon's newline-delimited JSON protocol over a Unix stream socket.
@@ -32,7 +33,11 @@ private let streamSocketType = SOCK_STREAM
 /// read buffer; it is not thread-safe. It is marked `@unchecked Sendable` only so that a
 /// client made on one thread may be handed to another: use it from one thread at a time.
 ///
-/// Requests may be pipelined: call `send` many times, then `readLine` as many times.
+/// Requests may be pipelined: call `send` many times, then `readLine` as many times. Keep
+/// the window bounded (a few hundred requests): with both socket buffers full, a client
+/// that only writes and a daemon that only answers wait on each other. For unbounded
+/// pipelining, one thread may call `send` while one other thread calls `readLine`: those
+/// two touch disjoint state. Nothing else may overlap, and `close` only once both are done.
 public final class LineClient: @unchecked Sendable {
     /// Bytes asked of the kernel per `recv`.
     public static let readChunkBytes = 64 * 1024
@@ -70,7 +75,8 @@ public final class LineClient: @unchecked Sendable {
         guard pathBytes.count < pathCapacity else {
             throw LineClientError(
                 .invalidPath, path: socketPath,
-                "socket path too long (\(pathBytes.count) bytes; a Unix socket path takes at most \(pathCapacity - 1)): \(socketPath)")
+                "socket path too long (\(pathBytes.count) bytes; a Unix socket path takes at most \(pathCapacity - 1)): \(socketPath)"
+            )
         }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             raw.copyBytes(from: pathBytes)
@@ -83,8 +89,8 @@ public final class LineClient: @unchecked Sendable {
         }
         self.fd = descriptor
         #if canImport(Darwin)
-        var one: Int32 = 1
-        _ = setsockopt(descriptor, SOL_SOCKET, SO_NOSIGPIPE, &one, socklen_t(MemoryLayout<Int32>.size))
+            var one: Int32 = 1
+            _ = setsockopt(descriptor, SOL_SOCKET, SO_NOSIGPIPE, &one, socklen_t(MemoryLayout<Int32>.size))
         #endif
 
         do {
@@ -114,20 +120,22 @@ public final class LineClient: @unchecked Sendable {
     public func send(raw bytes: [UInt8]) throws {
         try ensureOpen()
         var offset = 0
+        var deadline = Deadline(seconds: timeoutSeconds)
         while offset < bytes.count {
             let written = bytes.withUnsafeBytes { raw in
                 systemSend(fd, raw.baseAddress! + offset, raw.count - offset)
             }
             if written < 0 {
                 let code = errno
-                if code == EINTR { continue }
-                if code == EAGAIN || code == EWOULDBLOCK {
+                if code == EINTR && !deadline.passedAfterInterrupt() { continue }
+                if code == EAGAIN || code == EWOULDBLOCK || code == EINTR {
                     throw LineClientError(
                         .timeout, path: socketPath,
                         "timed out after \(Self.seconds(timeoutSeconds)) writing to \(socketPath)")
                 }
                 if code == EPIPE || code == ECONNRESET {
-                    throw LineClientError(.closed, path: socketPath, errno: code, "the daemon at \(socketPath) closed the connection")
+                    throw LineClientError(
+                        .closed, path: socketPath, errno: code, "the daemon at \(socketPath) closed the connection")
                 }
                 throw LineClientError(.io, path: socketPath, errno: code, "write to \(socketPath) failed")
             }
@@ -169,7 +177,8 @@ public final class LineClient: @unchecked Sendable {
     public func request(_ line: String) throws -> String {
         try send(line)
         guard let response = try readLine() else {
-            throw LineClientError(.closed, path: socketPath, "the daemon at \(socketPath) closed the connection before answering")
+            throw LineClientError(
+                .closed, path: socketPath, "the daemon at \(socketPath) closed the connection before answering")
         }
         return response
     }
@@ -226,6 +235,7 @@ public final class LineClient: @unchecked Sendable {
 
     /// Appends one `recv` worth of bytes to the buffer, or sets `sawEOF`.
     private func fill() throws {
+        var deadline = Deadline(seconds: timeoutSeconds)
         while true {
             let count = chunk.withUnsafeMutableBytes { raw in
                 recv(fd, raw.baseAddress!, raw.count, 0)
@@ -239,8 +249,8 @@ public final class LineClient: @unchecked Sendable {
                 return
             }
             let code = errno
-            if code == EINTR { continue }
-            if code == EAGAIN || code == EWOULDBLOCK {
+            if code == EINTR && !deadline.passedAfterInterrupt() { continue }
+            if code == EAGAIN || code == EWOULDBLOCK || code == EINTR {
                 throw LineClientError(
                     .timeout, path: socketPath,
                     "no response from \(socketPath) within \(Self.seconds(timeoutSeconds))")
@@ -331,7 +341,8 @@ public final class LineClient: @unchecked Sendable {
                 .refused, path: path, errno: code,
                 "connection refused at \(path) (the socket file exists but no daemon is listening)")
         case ENOTDIR:
-            return LineClientError(.noSuchSocket, path: path, errno: code, "no such socket: \(path) (a parent is not a directory)")
+            return LineClientError(
+                .noSuchSocket, path: path, errno: code, "no such socket: \(path) (a parent is not a directory)")
         case EAGAIN, EWOULDBLOCK:
             return LineClientError(
                 .timeout, path: path, errno: code, "timed out connecting to \(path) (the daemon's backlog is full)")
@@ -342,6 +353,26 @@ public final class LineClient: @unchecked Sendable {
 
     private static func seconds(_ value: Double) -> String {
         value == value.rounded() ? "\(Int(value)) s" : "\(value) s"
+    }
+}
+
+/// The kernel restarts `SO_RCVTIMEO`/`SO_SNDTIMEO` after every interrupted call, so under a
+/// stream of signals a blocked call would never time out; this keeps the caller's deadline.
+/// The clock is read only once a call has been interrupted.
+private struct Deadline {
+    let seconds: Double
+    private var startNanoseconds: UInt64?
+
+    init(seconds: Double) { self.seconds = seconds }
+
+    mutating func passedAfterInterrupt() -> Bool {
+        guard seconds > 0 else { return false }
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard let startNanoseconds else {
+            startNanoseconds = now
+            return false
+        }
+        return Double(now - startNanoseconds) / 1e9 >= seconds
     }
 }
 

@@ -114,7 +114,7 @@ public struct Fields {
 
     public mutating func optionalInstant(_ name: String) throws(Rejection) -> Instant? {
         guard let s = try optionalString(name) else { return nil }
-        guard let t = Instant(rfc3339: s) else {
+        guard s.utf8.count == 24, s.hasSuffix("Z"), let t = Instant(rfc3339: s) else {
             throw .badRequest("\"\(name)\" must be an RFC 3339 time like 2026-11-21T14:32:05.123Z")
         }
         return t

@@ -50,12 +50,40 @@ public enum HashChain {
     }
 
     /// Seals an event after `previous`: its stored bytes (RFC 8785 with `hash`) and its hash.
+    /// Serialises once: the canonical bytes are hashed, then `"hash":"…"` is spliced in at its
+    /// sorted place, which is exactly the RFC 8785 form of the object with `hash`.
     public static func seal(_ event: Event, previous: [UInt8]) -> (stored: [UInt8], hash: [UInt8]) {
-        var object = event.json()
-        let canonical = CanonicalJSON.bytes(.object(object))
+        let members = CanonicalJSON.sortedMembers(event.json())
+        var canonical = [UInt8]()
+        canonical.reserveCapacity(512)
+        canonical.append(UInt8(ascii: "{"))
+        // Byte offset just after the last member whose key sorts before "hash" (1: none does).
+        var insertAt = 1
+        for (i, m) in members.enumerated() {
+            if i > 0 { canonical.append(UInt8(ascii: ",")) }
+            CanonicalJSON.writeString(m.key, to: &canonical)
+            canonical.append(UInt8(ascii: ":"))
+            CanonicalJSON.write(m.value, to: &canonical)
+            if CanonicalJSON.utf16Less(m.key, "hash") { insertAt = canonical.count }
+        }
+        canonical.append(UInt8(ascii: "}"))
         let h = hash(previous: previous, canonical: canonical)
-        object.members.append(("hash", .string(hex(h))))
-        return (CanonicalJSON.bytes(.object(object)), h)
+        var member: [UInt8] = Array(#""hash":""#.utf8)
+        member.append(contentsOf: hex(h).utf8)
+        member.append(UInt8(ascii: "\""))
+        var stored = [UInt8]()
+        stored.reserveCapacity(canonical.count + member.count + 1)
+        stored.append(contentsOf: canonical[..<insertAt])
+        if insertAt == 1 {
+            stored.append(contentsOf: member)
+            if !members.isEmpty { stored.append(UInt8(ascii: ",")) }
+        } else {
+            stored.append(UInt8(ascii: ","))
+            stored.append(contentsOf: member)
+        }
+        stored.append(contentsOf: canonical[insertAt...])
+        assert(stored == CanonicalJSON.bytes(.object(JSONObject(members + [("hash", .string(hex(h)))]))))
+        return (stored, h)
     }
 
     /// Why a stored or exported event line does not check out.

@@ -403,7 +403,9 @@ public enum CanonicalJSON {
         switch value {
         case .null: out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
         case .bool(let b): out.append(contentsOf: b ? Array("true".utf8) : Array("false".utf8))
-        case .number(let n): out.append(contentsOf: n.lexeme.utf8)
+        case .number(let n):
+            // ECMAScript writes negative zero as 0; every other integer lexeme is already canonical.
+            if n.lexeme == "-0" { out.append(UInt8(ascii: "0")) } else { out.append(contentsOf: n.lexeme.utf8) }
         case .string(let s): writeString(s, to: &out)
         case .array(let a):
             out.append(UInt8(ascii: "["))
@@ -413,44 +415,93 @@ public enum CanonicalJSON {
             }
             out.append(UInt8(ascii: "]"))
         case .object(let o):
-            out.append(UInt8(ascii: "{"))
-            let sorted = o.members.sorted { utf16Less($0.key, $1.key) }
-            for (k, m) in sorted.enumerated() {
-                if k > 0 { out.append(UInt8(ascii: ",")) }
-                writeString(m.key, to: &out)
-                out.append(UInt8(ascii: ":"))
-                write(m.value, to: &out)
-            }
-            out.append(UInt8(ascii: "}"))
+            writeObject(o, to: &out)
         }
     }
 
+    static func writeObject(_ o: JSONObject, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        var first = true
+        for m in sortedMembers(o) {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            writeString(m.key, to: &out)
+            out.append(UInt8(ascii: ":"))
+            write(m.value, to: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// Members in RFC 8785 order; no sort at all when they already are (as the ledger writes them).
+    static func sortedMembers(_ o: JSONObject) -> [(key: String, value: JSON)] {
+        var sorted = true
+        var i = 1
+        while i < o.members.count {
+            if !utf16Less(o.members[i - 1].key, o.members[i].key) {
+                sorted = false
+                break
+            }
+            i += 1
+        }
+        return sorted ? o.members : o.members.sorted { utf16Less($0.key, $1.key) }
+    }
+
+    /// Order by UTF-16 code units, computed on UTF-8 bytes: byte order is code point order,
+    /// which differs from UTF-16 order only where a supplementary character (4-byte UTF-8,
+    /// lead 0xF0...0xF4, a surrogate pair in UTF-16) meets one of U+E000...U+FFFF (lead 0xEE
+    /// or 0xEF): there the surrogate sorts first.
     static func utf16Less(_ a: String, _ b: String) -> Bool {
-        // ASCII keys (all of the ledger's own) compare the same in UTF-8 and UTF-16.
-        a.utf16.lexicographicallyPrecedes(b.utf16)
+        var a = a
+        var b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                let n = min(x.count, y.count)
+                var i = 0
+                while i < n {
+                    let p = x[i]
+                    let q = y[i]
+                    if p != q {
+                        if p >= 0xF0 && (q == 0xEE || q == 0xEF) { return true }
+                        if q >= 0xF0 && (p == 0xEE || p == 0xEF) { return false }
+                        return p < q
+                    }
+                    i += 1
+                }
+                return x.count < y.count
+            }
+        }
     }
 
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     public static func writeString(_ s: String, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        for c in s.utf8 {
-            switch c {
-            case 0x22: out.append(contentsOf: [0x5C, 0x22])
-            case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
-            case 0x08: out.append(contentsOf: [0x5C, UInt8(ascii: "b")])
-            case 0x0C: out.append(contentsOf: [0x5C, UInt8(ascii: "f")])
-            case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-            case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-            case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-            case 0..<0x20:
-                out.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30])
-                out.append(hexDigits[Int(c >> 4)])
-                out.append(hexDigits[Int(c & 0xF)])
-            default: out.append(c)
+        var s = s
+        s.withUTF8 { bytes in
+            out.append(UInt8(ascii: "\""))
+            // Fast path: nothing to escape, copy the bytes as they are.
+            if !bytes.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+                out.append(contentsOf: bytes)
+                out.append(UInt8(ascii: "\""))
+                return
             }
+            for c in bytes {
+                switch c {
+                case 0x22: out.append(contentsOf: [0x5C, 0x22])
+                case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
+                case 0x08: out.append(contentsOf: [0x5C, UInt8(ascii: "b")])
+                case 0x0C: out.append(contentsOf: [0x5C, UInt8(ascii: "f")])
+                case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+                case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+                case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+                case 0..<0x20:
+                    out.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30])
+                    out.append(hexDigits[Int(c >> 4)])
+                    out.append(hexDigits[Int(c & 0xF)])
+                default: out.append(c)
+                }
+            }
+            out.append(UInt8(ascii: "\""))
         }
-        out.append(UInt8(ascii: "\""))
     }
 }
 

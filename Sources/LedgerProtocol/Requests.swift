@@ -358,8 +358,8 @@ public enum RequestParser {
             for m in p.members {
                 switch m.value {
                 case .string: continue
-                case .number(let n) where n.int64 != nil: continue
-                default: throw .badRequest("params.\(m.key) must be a string or an integer")
+                case .number(let n) where n.int64.map({ abs($0) <= Amount.max }) ?? false: continue
+                default: throw .badRequest("params.\(m.key) must be a string or an integer within ±(2^53-1)")
                 }
             }
             params = p

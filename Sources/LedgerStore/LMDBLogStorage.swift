@@ -13,6 +13,11 @@ public final class LMDBLogStorage: LogStorage, @unchecked Sendable {
     let eventsDB: Database
     let keysDB: Database
     let metaDB: Database
+    /// ts (big-endian) ‖ key → nothing: the keys in the order they age out.
+    let keyTimesDB: Database
+    /// Keys pruned per commit at most, so pruning never makes a commit long.
+    public var pruneKeysPerCommitMax = 256
+    public private(set) var keysPruned = 0
 
     public init(directory: String, mapSizeBytes: Int = 1 << 30) throws {
         var options = EnvironmentOptions()
@@ -22,6 +27,7 @@ public final class LMDBLogStorage: LogStorage, @unchecked Sendable {
         eventsDB = try env.database("events")
         keysDB = try env.database("idempotency")
         metaDB = try env.database("meta")
+        keyTimesDB = try env.database("key_times")
         try env.write { txn in
             if let format = try txn.get(metaDB, Array("format".utf8)) {
                 guard format == LMDBLogStorage.formatVersion else {
@@ -57,7 +63,9 @@ public final class LMDBLogStorage: LogStorage, @unchecked Sendable {
         guard !batch.isEmpty else { return }
         var head = BigEndian.bytes(batch.headSeq)
         head.append(contentsOf: batch.headHash)
+        var pruned = 0
         try env.write { txn in
+            pruned = 0
             for e in batch.events {
                 var value = [UInt8]()
                 value.reserveCapacity(e.stored.count + 1)
@@ -68,9 +76,41 @@ public final class LMDBLogStorage: LogStorage, @unchecked Sendable {
             }
             for k in batch.keys {
                 try txn.put(keysDB, Array(k.key.utf8), k.record.encoded())
+                try txn.put(keyTimesDB, LMDBLogStorage.keyTime(k.record.ts, k.key), [])
             }
             try txn.put(metaDB, Array("head".utf8), head)
+            if let cutoff = batch.pruneKeysBefore { pruned = try prune(&txn, before: cutoff) }
         }
+        keysPruned += pruned
+    }
+
+    static func keyTime(_ ts: Instant, _ key: String) -> [UInt8] {
+        BigEndian.bytes(UInt64(bitPattern: ts.ms)) + Array(key.utf8)
+    }
+
+    /// Forgets keys whose last use is before `cutoff`, oldest first, at most
+    /// `pruneKeysPerCommitMax`. A key used again later has a newer record: only its stale
+    /// time entry goes.
+    private func prune(_ txn: inout WriteTransaction, before cutoff: Instant) throws -> Int {
+        var stale: [(timeKey: [UInt8], ts: Int64, key: [UInt8])] = []
+        try txn.withCursor(keyTimesDB) { cursor in
+            var entry = try cursor.first()
+            while let e = entry, stale.count < pruneKeysPerCommitMax {
+                let ts = Int64(bitPattern: BigEndian.uint64(e.key))
+                guard ts < cutoff.ms else { break }
+                stale.append((Array(e.key), ts, Array(UnsafeRawBufferPointer(rebasing: e.key[8...]))))
+                entry = try cursor.next()
+            }
+        }
+        var n = 0
+        for s in stale {
+            _ = try txn.delete(keyTimesDB, s.timeKey)
+            if let v = try txn.get(keysDB, s.key), let r = KeyRecord(encoded: v), r.ts.ms == s.ts {
+                _ = try txn.delete(keysDB, s.key)
+                n += 1
+            }
+        }
+        return n
     }
 
     public func events(from: UInt64, limit: Int) throws -> [StoredEvent] {

@@ -85,7 +85,14 @@ public final class LedgerEngine {
     public func tick() throws -> Int {
         guard integrityFailure == nil else { return 0 }
         let n = runScheduler(upTo: effectiveNow())
-        if n > 0 { try commitPending() }
+        if n > 0 {
+            do {
+                try commitPending()
+            } catch {
+                discardPending()
+                throw error
+            }
+        }
         return n
     }
 
@@ -108,6 +115,7 @@ public final class LedgerEngine {
             stored = try storage.lookupKeys(batch.compactMap(\.key))
         } catch {
             logger.error("idempotency lookup failed", metadata: ["error": "\(error)"])
+            discardPending()
             return batch.map { _ in .failure(Rejection(.unavailable, "storage unavailable: \(error)")) }
         }
         for request in batch {
@@ -122,10 +130,21 @@ public final class LedgerEngine {
             try commitPending()
         } catch {
             logger.error("commit failed; batch answered unavailable", metadata: ["error": "\(error)"])
-            do { try reload() } catch { logger.critical("reload after a failed commit failed: \(error)") }
+            discardPending()
             return batch.map { _ in .failure(Rejection(.unavailable, "storage unavailable: \(error)")) }
         }
         return answers
+    }
+
+    /// Forgets what was decided but not committed: the state goes back to what the log says.
+    private func discardPending() {
+        pending = CommitBatch()
+        batchKeys.removeAll(keepingCapacity: true)
+        do {
+            try reload()
+        } catch {
+            logger.critical("reload after a failed commit failed", metadata: ["error": "\(error)"])
+        }
     }
 
     private func effectiveNow() -> Instant {
@@ -140,6 +159,7 @@ public final class LedgerEngine {
         guard !pending.isEmpty else { return }
         pending.headSeq = state.head
         pending.headHash = headHash
+        pending.pruneKeysBefore = Instant(ms: state.lastTs.ms - config.keyRetentionDays * 86_400_000)
         try storage.commit(pending)
     }
 

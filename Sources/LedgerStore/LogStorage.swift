@@ -53,6 +53,9 @@ public struct CommitBatch: Sendable {
     public var keys: [(key: String, record: KeyRecord)] = []
     public var headSeq: UInt64 = 0
     public var headHash: [UInt8] = HashChain.genesis
+    /// Keys last used before this instant may be forgotten: the commit prunes a bounded
+    /// number of them (oldest first) in the same transaction.
+    public var pruneKeysBefore: Instant?
 
     public init() {}
     public var isEmpty: Bool { events.isEmpty && keys.isEmpty }

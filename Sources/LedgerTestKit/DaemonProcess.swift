@@ -154,10 +154,34 @@ public final class DaemonProcess: @unchecked Sendable {
         if let termination = child.poll() { return termination }
         child.signal(SIGTERM)
         guard let termination = child.wait(timeoutSeconds: timeoutSeconds) else {
+            let backtraces = Self.backtraces(of: child.pid)
             child.killAndReap()
-            throw DaemonError("tokenledgerd did not exit within \(timeoutSeconds) s of SIGTERM\nstderr:\n\(stderr)")
+            throw DaemonError(
+                "tokenledgerd did not exit within \(timeoutSeconds) s of SIGTERM\nstderr:\n\(stderr)\n"
+                    + "threads at the time:\n\(backtraces)")
         }
         return termination
+    }
+
+    /// Every thread's stack of a hung process, by gdb (or lldb) when installed: the one clue a
+    /// hang leaves. Best effort; the process is killed afterwards anyway.
+    public static func backtraces(of pid: pid_t, framesMax: Int = 12) -> String {
+        let result: ProcessResult?
+        if let gdb = findExecutable("gdb") {
+            result = try? runProcess(
+                gdb, ["-p", "\(pid)", "-batch", "-ex", "thread apply all bt \(framesMax)"], timeoutSeconds: 60)
+        } else if let lldb = findExecutable("lldb") {
+            result = try? runProcess(
+                lldb, ["--batch", "-p", "\(pid)", "-o", "thread backtrace all"], timeoutSeconds: 60)
+        } else {
+            return "(no gdb or lldb to take backtraces)"
+        }
+        guard let result else { return "(the debugger did not finish)" }
+        let lines = result.stdout.split(separator: "\n").filter {
+            $0.hasPrefix("Thread ") || $0.hasPrefix("#") || $0.hasPrefix("*") || $0.contains("frame #")
+                || $0.contains("thread #")
+        }
+        return lines.prefix(400).joined(separator: "\n")
     }
 
     /// SIGKILL and reap: a crash.

@@ -81,7 +81,8 @@ enum Parse {
             throw InputError("the multiplier '\(multiplierText)' is not a decimal such as 1.5")
         }
         return Factor(
-            param: String(text[..<colon]), value: String(text[text.index(after: colon)..<equals]), multiplier: multiplier)
+            param: String(text[..<colon]), value: String(text[text.index(after: colon)..<equals]),
+            multiplier: multiplier)
     }
 
     /// Repeated `--types a,b --types c` → `[a, b, c]`; nil when none given.

@@ -62,7 +62,10 @@ struct BonusGrant: LedgerCommand {
     @Option(help: ArgumentHelp("Team id.", valueName: "team")) var team: String
     @Option(help: ArgumentHelp("Tokens to grant.", valueName: "n"), transform: Parse.integer) var amount: Int
     @Option(help: ArgumentHelp("Why the bonus is granted.", valueName: "reason")) var reason: BonusReason
-    @Option(help: ArgumentHelp("When the bonus lapses, RFC 3339 UTC (e.g. 2026-12-31T00:00:00.000Z); must be in the future.", valueName: "time"))
+    @Option(
+        help: ArgumentHelp(
+            "When the bonus lapses, RFC 3339 UTC (e.g. 2026-12-31T00:00:00.000Z); must be in the future.",
+            valueName: "time"))
     var expiresAt: String?
     @OptionGroup var idempotency: RequiredKeyOption
 

@@ -33,7 +33,8 @@ struct Balance: LedgerCommand {
             """)
 
     @Option(help: ArgumentHelp("Team id.", valueName: "team")) var team: String
-    @Option(help: ArgumentHelp("Also show this user's allocation and daily figures.", valueName: "user")) var user: String?
+    @Option(help: ArgumentHelp("Also show this user's allocation and daily figures.", valueName: "user")) var user:
+        String?
 
     @OptionGroup var global: GlobalOptions
 
@@ -55,7 +56,9 @@ struct Balance: LedgerCommand {
             rows.append(("overdraft", Cell(figure("overdraft"), tone: (overdraft.int ?? 0) > 0 ? .bad : .plain)))
         }
         if balance["consumed_today"] != nil || balance["daily_limit"] != nil {
-            rows.append(("consumed today", Cell(Self.ofLimit(balance["consumed_today"], balance["daily_limit"], "daily limit"))))
+            rows.append(
+                ("consumed today", Cell(Self.ofLimit(balance["consumed_today"], balance["daily_limit"], "daily limit")))
+            )
         }
         if let resets = balance["resets_at"]?.string { rows.append(("resets at", Cell(resets))) }
         if let start = balance["cycle_start"]?.string, let end = balance["cycle_end"]?.string {
@@ -78,7 +81,11 @@ struct Balance: LedgerCommand {
         }
         if let warnings = balance["warnings"]?.elements {
             let names = warnings.compactMap(\.string)
-            rows.append(("warnings", names.isEmpty ? Cell("none", tone: .dim) : Cell(names.joined(separator: ", "), tone: .warn)))
+            rows.append(
+                (
+                    "warnings",
+                    names.isEmpty ? Cell("none", tone: .dim) : Cell(names.joined(separator: ", "), tone: .warn)
+                ))
         }
         var lines = renderer.keyValueLines(rows)
 
@@ -90,7 +97,8 @@ struct Balance: LedgerCommand {
                 userRows.append(("allocation left", Cell(Renderer.amount(user["allocation_left"], limit: true))))
             }
             if user["consumed_today"] != nil || user["daily_limit"] != nil {
-                userRows.append(("consumed today", Cell(Self.ofLimit(user["consumed_today"], user["daily_limit"], "daily limit"))))
+                userRows.append(
+                    ("consumed today", Cell(Self.ofLimit(user["consumed_today"], user["daily_limit"], "daily limit"))))
             }
             lines += renderer.keyValueLines(userRows, indent: 2)
         }
@@ -177,10 +185,12 @@ struct Report: LedgerCommand {
 
     @Option(help: ArgumentHelp("Team id.", valueName: "team")) var team: String
     @Option(help: ArgumentHelp("Period of each row.", valueName: "period")) var period: ReportPeriod
-    @Option(help: ArgumentHelp("First day, inclusive (YYYY-MM-DD in the team's timezone).", valueName: "day")) var from: String?
+    @Option(help: ArgumentHelp("First day, inclusive (YYYY-MM-DD in the team's timezone).", valueName: "day")) var from:
+        String?
     @Option(help: ArgumentHelp("Last day, inclusive (YYYY-MM-DD).", valueName: "day")) var to: String?
     @Option(help: ArgumentHelp("Split each period by this field.", valueName: "field")) var by: ReportDimension?
-    @Option(help: ArgumentHelp("Most rows to return (default 1000).", valueName: "n"), transform: Parse.integer) var limit: Int?
+    @Option(help: ArgumentHelp("Most rows to return (default 1000).", valueName: "n"), transform: Parse.integer)
+    var limit: Int?
 
     @OptionGroup var global: GlobalOptions
 
@@ -230,8 +240,11 @@ struct Audit: LedgerCommand {
     @Option(help: ArgumentHelp("Only this user.", valueName: "user")) var user: String?
     @Option(help: ArgumentHelp("Event types, comma-separated or repeated (e.g. consumed,topup).", valueName: "types"))
     var types: [String] = []
-    @Option(help: ArgumentHelp("Start after this seq (to page on).", valueName: "seq"), transform: Parse.integer) var afterSeq: Int?
-    @Option(help: ArgumentHelp("Most events to return (default 1000, at most 10000).", valueName: "n"), transform: Parse.integer)
+    @Option(help: ArgumentHelp("Start after this seq (to page on).", valueName: "seq"), transform: Parse.integer)
+    var afterSeq: Int?
+    @Option(
+        help: ArgumentHelp("Most events to return (default 1000, at most 10000).", valueName: "n"),
+        transform: Parse.integer)
     var limit: Int?
 
     @OptionGroup var global: GlobalOptions
@@ -297,8 +310,10 @@ struct Verify: LedgerCommand {
               tokenledger verify --from-seq 1 --to-seq 50000
             """)
 
-    @Option(help: ArgumentHelp("First seq to check, inclusive.", valueName: "seq"), transform: Parse.integer) var fromSeq: Int?
-    @Option(help: ArgumentHelp("Last seq to check, inclusive.", valueName: "seq"), transform: Parse.integer) var toSeq: Int?
+    @Option(help: ArgumentHelp("First seq to check, inclusive.", valueName: "seq"), transform: Parse.integer)
+    var fromSeq: Int?
+    @Option(help: ArgumentHelp("Last seq to check, inclusive.", valueName: "seq"), transform: Parse.integer) var toSeq:
+        Int?
 
     @OptionGroup var global: GlobalOptions
 

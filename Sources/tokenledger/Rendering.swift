@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
 import Rainbow
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// One piece of human output: plain text (which sets the width) and an optional colour.
 struct Cell {
@@ -70,14 +71,17 @@ struct Renderer {
     func tableLines(headers: [String], rows: [[Cell]], indent: Int = 0) -> [String] {
         let columns = headers.count
         var widths = headers.map { $0.count }
-        var numeric = [Bool](repeating: true, count: columns)
+        // A column is right-aligned when it holds figures and nothing else but "-".
+        var hasFigure = [Bool](repeating: false, count: columns)
+        var hasText = [Bool](repeating: false, count: columns)
         for row in rows {
             assert(row.count == columns, "every row has one cell per header")
             for (index, cell) in row.enumerated() where index < columns {
                 widths[index] = max(widths[index], cell.width)
-                if !cell.numeric && cell.text != "-" { numeric[index] = false }
+                if cell.numeric { hasFigure[index] = true } else if cell.text != "-" { hasText[index] = true }
             }
         }
+        let numeric = (0..<columns).map { hasFigure[$0] && !hasText[$0] }
         let pad = String(repeating: " ", count: indent)
         func line(_ cells: [Cell]) -> String {
             var parts: [String] = []

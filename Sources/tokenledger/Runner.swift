@@ -15,10 +15,14 @@ struct GlobalOptions: ParsableArguments {
     @Flag(help: "Print the daemon's raw response line instead of the human summary.")
     var json = false
 
-    @Option(help: ArgumentHelp("A request id for the daemon to echo (sent as an integer when all digits).", valueName: "id"))
+    @Option(
+        help: ArgumentHelp(
+            "A request id for the daemon to echo (sent as a JSON integer when it is one, e.g. 7).", valueName: "id")
+    )
     var id: String?
 
-    @Option(help: ArgumentHelp("Seconds to wait for an answer before giving up (0 waits forever).", valueName: "seconds"))
+    @Option(
+        help: ArgumentHelp("Seconds to wait for an answer before giving up (0 waits forever).", valueName: "seconds"))
     var timeout: Double = 30
 
     var socketPath: String {
@@ -31,7 +35,8 @@ struct GlobalOptions: ParsableArguments {
 
     var idValue: JSONValue? {
         guard let id else { return nil }
-        if !id.isEmpty, id.count <= 18, id.allSatisfy({ ("0"..."9").contains($0) }), let number = Int(id) {
+        // Only a canonical integer ("7", not "007") is sent as a number, so the echo matches.
+        if let number = Int(id), String(number) == id, number >= 0, id.count <= 15 {
             return .integer(number)
         }
         return .string(id)
@@ -57,7 +62,9 @@ struct RequiredKeyOption: ParsableArguments {
 
 /// `--key` for setup ops whose key is optional.
 struct OptionalKeyOption: ParsableArguments {
-    @Option(help: ArgumentHelp("Idempotency key (optional): a retry with the same key and fields is not applied twice.", valueName: "key"))
+    @Option(
+        help: ArgumentHelp(
+            "Idempotency key (optional): a retry with the same key and fields is not applied twice.", valueName: "key"))
     var key: String?
 }
 
@@ -153,7 +160,8 @@ enum Exchange {
         switch error.kind {
         case .noSuchSocket, .refused:
             printError(
-                "hint: start the daemon with tools/run, or point at its socket with --socket PATH or TOKENLEDGER_SOCKET.")
+                "hint: start the daemon with tools/run, or point at its socket with --socket PATH or TOKENLEDGER_SOCKET."
+            )
         case .permissionDenied:
             printError("hint: ask an admin to add you to the socket's group (tokenledgerd --socket-group).")
         case .timeout:
@@ -173,7 +181,8 @@ enum Exchange {
             parsed = try JSONValue.parse(line)
         } catch {
             if !global.json {
-                printError("error: the daemon at \(global.socketPath) sent something that is not JSON (\(error)): \(line)")
+                printError(
+                    "error: the daemon at \(global.socketPath) sent something that is not JSON (\(error)): \(line)")
             }
             throw ExitCode(connectionExitCode)
         }

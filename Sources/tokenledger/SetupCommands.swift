@@ -32,7 +32,8 @@ struct TeamCreate: LedgerCommand {
             """)
 
     @Option(help: ArgumentHelp("Team id.", valueName: "team")) var team: String
-    @Option(help: ArgumentHelp("Plan id: solo (default), starter, pro, enterprise or a defined one.", valueName: "plan"))
+    @Option(
+        help: ArgumentHelp("Plan id: solo (default), starter, pro, enterprise or a defined one.", valueName: "plan"))
     var plan: String?
     @Option(help: ArgumentHelp("IANA timezone the team's days and cycles follow (default UTC).", valueName: "zone"))
     var timezone: String?
@@ -79,13 +80,15 @@ struct TeamConfigure: LedgerCommand {
     var dailyLimit: Int?
     @Option(
         parsing: .unconditional,
-        help: ArgumentHelp("Tokens the team may consume per cycle before the budget action; -1 = no budget.", valueName: "n"),
+        help: ArgumentHelp(
+            "Tokens the team may consume per cycle before the budget action; -1 = no budget.", valueName: "n"),
         transform: Parse.integer)
     var monthlyBudget: Int?
     @Option(help: ArgumentHelp("What happens at 100% of the budget.", valueName: "action"))
     var budgetAction: BudgetAction?
     @Option(
-        help: ArgumentHelp("Budget percents that raise a budget_alert, comma-separated (default 50,75,90,100).", valueName: "list"),
+        help: ArgumentHelp(
+            "Budget percents that raise a budget_alert, comma-separated (default 50,75,90,100).", valueName: "list"),
         transform: Parse.integerList)
     var alertAt: [Int]?
     @Option(help: ArgumentHelp("Plan for the team from its next cycle on.", valueName: "plan")) var plan: String?
@@ -129,6 +132,17 @@ struct TeamResume: LedgerCommand {
     }
 }
 
+/// `--team` and `--user`: the member a user op is about.
+struct UserTarget: ParsableArguments {
+    @Option(help: ArgumentHelp("Team id.", valueName: "team")) var team: String
+    @Option(help: ArgumentHelp("User id (unique within the team).", valueName: "user")) var user: String
+
+    func add(to fields: inout Fields) {
+        fields.add("team", team)
+        fields.add("user", user)
+    }
+}
+
 struct UserGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user",
@@ -153,8 +167,7 @@ struct UserAdd: LedgerCommand {
               tokenledger user add --team acme --user ana --daily-limit 50000
             """)
 
-    @Option(help: ArgumentHelp("Team id.", valueName: "team")) var team: String
-    @Option(help: ArgumentHelp("User id (unique within the team).", valueName: "user")) var user: String
+    @OptionGroup var target: UserTarget
     @Option(
         parsing: .unconditional,
         help: ArgumentHelp("Tokens this user may consume per day; -1 = unlimited (default).", valueName: "n"),
@@ -166,8 +179,7 @@ struct UserAdd: LedgerCommand {
 
     func fields() throws -> Fields {
         var fields = Fields()
-        fields.add("team", team)
-        fields.add("user", user)
+        target.add(to: &fields)
         fields.add("daily_limit", dailyLimit)
         fields.add("key", idempotency.key)
         return fields
@@ -184,16 +196,14 @@ struct UserRemove: LedgerCommand {
               tokenledger user remove --team acme --user ana
             """)
 
-    @Option(help: ArgumentHelp("Team id.", valueName: "team")) var team: String
-    @Option(help: ArgumentHelp("User id.", valueName: "user")) var user: String
+    @OptionGroup var target: UserTarget
     @OptionGroup var idempotency: OptionalKeyOption
 
     @OptionGroup var global: GlobalOptions
 
     func fields() throws -> Fields {
         var fields = Fields()
-        fields.add("team", team)
-        fields.add("user", user)
+        target.add(to: &fields)
         fields.add("key", idempotency.key)
         return fields
     }
@@ -211,8 +221,7 @@ struct UserAssign: LedgerCommand {
               tokenledger user assign --team acme --user ana --amount 250000
             """)
 
-    @Option(help: ArgumentHelp("Team id.", valueName: "team")) var team: String
-    @Option(help: ArgumentHelp("User id.", valueName: "user")) var user: String
+    @OptionGroup var target: UserTarget
     @Option(
         parsing: .unconditional,
         help: ArgumentHelp("Tokens per cycle; -1 = no cap.", valueName: "n"),
@@ -224,11 +233,21 @@ struct UserAssign: LedgerCommand {
 
     func fields() throws -> Fields {
         var fields = Fields()
-        fields.add("team", team)
-        fields.add("user", user)
+        target.add(to: &fields)
         fields.add("amount", amount)
         fields.add("key", idempotency.key)
         return fields
+    }
+}
+
+/// `--team` and `--pod`: the pod a pod op is about.
+struct PodTarget: ParsableArguments {
+    @Option(help: ArgumentHelp("Team id.", valueName: "team")) var team: String
+    @Option(help: ArgumentHelp("Pod id (unique within the team).", valueName: "pod")) var pod: String
+
+    func add(to fields: inout Fields) {
+        fields.add("team", team)
+        fields.add("pod", pod)
     }
 }
 
@@ -273,8 +292,7 @@ struct PodCreate: LedgerCommand {
                   --budget-action block_new_tasks
             """)
 
-    @Option(help: ArgumentHelp("Team id.", valueName: "team")) var team: String
-    @Option(help: ArgumentHelp("Pod id (unique within the team).", valueName: "pod")) var pod: String
+    @OptionGroup var target: PodTarget
     @OptionGroup var budget: PodBudgetOptions
     @OptionGroup var idempotency: OptionalKeyOption
 
@@ -282,8 +300,7 @@ struct PodCreate: LedgerCommand {
 
     func fields() throws -> Fields {
         var fields = Fields()
-        fields.add("team", team)
-        fields.add("pod", pod)
+        target.add(to: &fields)
         budget.add(to: &fields)
         fields.add("key", idempotency.key)
         return fields
@@ -301,8 +318,7 @@ struct PodConfigure: LedgerCommand {
                   --budget-action pause
             """)
 
-    @Option(help: ArgumentHelp("Team id.", valueName: "team")) var team: String
-    @Option(help: ArgumentHelp("Pod id.", valueName: "pod")) var pod: String
+    @OptionGroup var target: PodTarget
     @OptionGroup var budget: PodBudgetOptions
     @OptionGroup var idempotency: OptionalKeyOption
 
@@ -310,8 +326,7 @@ struct PodConfigure: LedgerCommand {
 
     func fields() throws -> Fields {
         var fields = Fields()
-        fields.add("team", team)
-        fields.add("pod", pod)
+        target.add(to: &fields)
         budget.add(to: &fields)
         fields.add("key", idempotency.key)
         return fields
@@ -328,16 +343,14 @@ struct PodArchive: LedgerCommand {
               tokenledger pod archive --team acme --pod api-migration
             """)
 
-    @Option(help: ArgumentHelp("Team id.", valueName: "team")) var team: String
-    @Option(help: ArgumentHelp("Pod id.", valueName: "pod")) var pod: String
+    @OptionGroup var target: PodTarget
     @OptionGroup var idempotency: OptionalKeyOption
 
     @OptionGroup var global: GlobalOptions
 
     func fields() throws -> Fields {
         var fields = Fields()
-        fields.add("team", team)
-        fields.add("pod", pod)
+        target.add(to: &fields)
         fields.add("key", idempotency.key)
         return fields
     }
@@ -353,16 +366,14 @@ struct PodResume: LedgerCommand {
               tokenledger pod resume --team acme --pod api-migration
             """)
 
-    @Option(help: ArgumentHelp("Team id.", valueName: "team")) var team: String
-    @Option(help: ArgumentHelp("Pod id.", valueName: "pod")) var pod: String
+    @OptionGroup var target: PodTarget
     @OptionGroup var idempotency: OptionalKeyOption
 
     @OptionGroup var global: GlobalOptions
 
     func fields() throws -> Fields {
         var fields = Fields()
-        fields.add("team", team)
-        fields.add("pod", pod)
+        target.add(to: &fields)
         fields.add("key", idempotency.key)
         return fields
     }
@@ -457,11 +468,17 @@ struct PriceSet: LedgerCommand {
 
     @Option(help: ArgumentHelp("Model id.", valueName: "model")) var model: String
     @Option(help: ArgumentHelp("Pricing kind.", valueName: "kind")) var kind: PriceKind
-    @Option(help: ArgumentHelp("Text: tokens charged per input token (default 1), e.g. 1.5.", valueName: "decimal"), transform: Parse.decimal)
+    @Option(
+        help: ArgumentHelp("Text: tokens charged per input token (default 1), e.g. 1.5.", valueName: "decimal"),
+        transform: Parse.decimal)
     var inputWeight: JSONValue?
-    @Option(help: ArgumentHelp("Text: tokens charged per output token (default 1), e.g. 3.", valueName: "decimal"), transform: Parse.decimal)
+    @Option(
+        help: ArgumentHelp("Text: tokens charged per output token (default 1), e.g. 3.", valueName: "decimal"),
+        transform: Parse.decimal)
     var outputWeight: JSONValue?
-    @Option(help: ArgumentHelp("Image/video/audio: tokens per generation before factors.", valueName: "n"), transform: Parse.integer)
+    @Option(
+        help: ArgumentHelp("Image/video/audio: tokens per generation before factors.", valueName: "n"),
+        transform: Parse.integer)
     var base: Int?
     @Option(
         help: ArgumentHelp(
@@ -469,7 +486,9 @@ struct PriceSet: LedgerCommand {
             valueName: "factor"),
         transform: Parse.factor)
     var factor: [Factor] = []
-    @Option(help: ArgumentHelp("Add one token per this many steps (params.steps); at least 1.", valueName: "n"), transform: Parse.integer)
+    @Option(
+        help: ArgumentHelp("Add one token per this many steps (params.steps); at least 1.", valueName: "n"),
+        transform: Parse.integer)
     var perSteps: Int?
     @OptionGroup var idempotency: OptionalKeyOption
 

@@ -22,10 +22,14 @@ struct Tail: ParsableCommand {
 
     static let op = "subscribe"
 
-    @Option(help: ArgumentHelp("Start after this seq (default 0: from the first event).", valueName: "seq"), transform: Parse.integer)
+    @Option(
+        help: ArgumentHelp("Start after this seq (default 0: from the first event).", valueName: "seq"),
+        transform: Parse.integer)
     var afterSeq: Int?
     @Option(help: ArgumentHelp("Only this team's events.", valueName: "team")) var team: String?
-    @Option(help: ArgumentHelp("Event types, comma-separated or repeated (e.g. consumed,budget_alert).", valueName: "types"))
+    @Option(
+        help: ArgumentHelp("Event types, comma-separated or repeated (e.g. consumed,budget_alert).", valueName: "types")
+    )
     var types: [String] = []
 
     @OptionGroup var global: GlobalOptions
@@ -82,7 +86,8 @@ struct Tail: ParsableCommand {
             var text: String
             switch member.value {
             case .string(let value):
-                text = value.contains(where: { $0 == " " || $0 == "=" || $0 == "\"" }) || value.isEmpty
+                text =
+                    value.contains(where: { $0 == " " || $0 == "=" || $0 == "\"" }) || value.isEmpty
                     ? JSONValue.string(value).serialized : value
             case .array, .object:
                 text = member.value.serialized
@@ -143,7 +148,8 @@ struct ClockAdvance: LedgerCommand {
               tokenledger clock advance --seconds 86400
             """)
 
-    @Option(help: ArgumentHelp("Seconds to move forward.", valueName: "seconds"), transform: Parse.integer) var seconds: Int
+    @Option(help: ArgumentHelp("Seconds to move forward.", valueName: "seconds"), transform: Parse.integer) var seconds:
+        Int
 
     @OptionGroup var global: GlobalOptions
 

@@ -39,9 +39,12 @@ struct Consume: LedgerCommand {
             """)
 
     @OptionGroup var spender: SpenderOptions
-    @Option(help: ArgumentHelp("A free label of what was generated, e.g. image.", valueName: "label")) var operation: String?
+    @Option(help: ArgumentHelp("A free label of what was generated, e.g. image.", valueName: "label")) var operation:
+        String?
     @OptionGroup var usage: UsageOptions
-    @Option(help: ArgumentHelp("Charge exactly this many tokens instead of pricing the usage.", valueName: "n"), transform: Parse.integer)
+    @Option(
+        help: ArgumentHelp("Charge exactly this many tokens instead of pricing the usage.", valueName: "n"),
+        transform: Parse.integer)
     var cost: Int?
     @Flag(help: "Record usage that already happened: no limit refuses, shortfall becomes overdraft.")
     var record = false
@@ -100,7 +103,9 @@ struct HoldPlace: LedgerCommand {
     @Option(help: ArgumentHelp("Tokens to hold (instead of pricing usage).", valueName: "n"), transform: Parse.integer)
     var amount: Int?
     @OptionGroup var usage: UsageOptions
-    @Option(help: ArgumentHelp("Seconds until an uncommitted hold expires (default 600).", valueName: "seconds"), transform: Parse.integer)
+    @Option(
+        help: ArgumentHelp("Seconds until an uncommitted hold expires (default 600).", valueName: "seconds"),
+        transform: Parse.integer)
     var ttlSeconds: Int?
     @OptionGroup var idempotency: RequiredKeyOption
 
@@ -133,10 +138,14 @@ struct HoldCommit: LedgerCommand {
               tokenledger hold commit --hold 1207
             """)
 
-    @Option(help: ArgumentHelp("The hold: seq of its hold_placed event (from `hold`).", valueName: "seq"), transform: Parse.integer)
+    @Option(
+        help: ArgumentHelp("The hold: seq of its hold_placed event (from `hold`).", valueName: "seq"),
+        transform: Parse.integer)
     var hold: Int
     @OptionGroup var usage: UsageOptions
-    @Option(help: ArgumentHelp("Book exactly this many tokens instead of pricing usage.", valueName: "n"), transform: Parse.integer)
+    @Option(
+        help: ArgumentHelp("Book exactly this many tokens instead of pricing usage.", valueName: "n"),
+        transform: Parse.integer)
     var cost: Int?
     @OptionGroup var idempotency: RequiredKeyOption
 
@@ -218,7 +227,9 @@ struct Check: LedgerCommand {
 
     @OptionGroup var spender: SpenderOptions
     @OptionGroup var usage: UsageOptions
-    @Option(help: ArgumentHelp("Check this many tokens instead of pricing usage.", valueName: "n"), transform: Parse.integer)
+    @Option(
+        help: ArgumentHelp("Check this many tokens instead of pricing usage.", valueName: "n"), transform: Parse.integer
+    )
     var cost: Int?
 
     @OptionGroup var global: GlobalOptions

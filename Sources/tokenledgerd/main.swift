@@ -89,7 +89,7 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
             throw ValidationError("--default-daily-limit must be -1 or 0..2^53-1")
         }
         guard keyRetentionDays >= 1 else { throw ValidationError("--key-retention-days must be at least 1") }
-        guard maxLine >= 1024 else { throw ValidationError("--max-line must be at least 1024") }
+        guard maxLine >= 64 else { throw ValidationError("--max-line must be at least 64") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         guard readWaitMs >= 0 else { throw ValidationError("--read-wait-ms must be at least 0") }
         guard Logger.Level(rawValue: logLevel) != nil else {

@@ -129,7 +129,8 @@ struct BadInputTests {
             "a daily limit below -1",
             object: ["op": "team.create", "id": 36, "team": "x", "daily_limit": -2]),
         BadLine("an audit limit above 10000", object: ["op": "audit", "id": 37, "limit": 10_001]),
-        BadLine("a clock time without milliseconds", object: ["op": "clock.set", "id": 38, "at": "2026-02-01T00:00:00Z"]),
+        BadLine(
+            "a clock time without milliseconds", object: ["op": "clock.set", "id": 38, "at": "2026-02-01T00:00:00Z"]),
     ]
 
     @Test(arguments: badLines)
@@ -217,7 +218,9 @@ struct BadInputTests {
         }
     }
 
-    static let validIds: [JSON] = ["abc", "req-1", .string(String(repeating: "i", count: 128)), 42, 0, -7, 9_007_199_254_740_993]
+    static let validIds: [JSON] = [
+        "abc", "req-1", .string(String(repeating: "i", count: 128)), 42, 0, -7, 9_007_199_254_740_993,
+    ]
     static let invalidIds: [JSON] = [
         true, .raw(number: "1.5"), [:], [1], .null, "", .string(String(repeating: "i", count: 129)), "a\u{01}",
     ]
@@ -236,7 +239,8 @@ struct BadInputTests {
         try withLedger { ledger in
             let seq = try ledger.seq()
             let request = JSON.request("ping").setting("id", id)
-            try ledger.connection.sendRaw(Array((request.line + "\n").utf8), expectedAnswers: ["ping"], invalid: request)
+            try ledger.connection.sendRaw(
+                Array((request.line + "\n").utf8), expectedAnswers: ["ping"], invalid: request)
             let answer = try ledger.connection.readResponse()
             #expect(answer["id"] == nil, "\(request.line) → \(answer.line)")
             #expect(try ledger.seq() == seq)

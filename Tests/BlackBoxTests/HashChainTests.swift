@@ -44,9 +44,12 @@ struct HashChainTests {
             let head = try ledger.ok("verify")
             #expect(events.last?["hash"] == head["head_hash"])
 
+            let stamps = events.compactMap { $0["ts"]?.string }
+            #expect(stamps == stamps.sorted(), "event ts never decreases")
             let directory = try TemporaryDirectory(prefix: "tl-chain-")
             let export = directory.path + "/export.ndjson"
-            try (events.map(\.line).joined(separator: "\n") + "\n").write(toFile: export, atomically: true, encoding: .utf8)
+            try (events.map(\.line).joined(separator: "\n") + "\n").write(
+                toFile: export, atomically: true, encoding: .utf8)
             let result = try runProcess(try #require(findExecutable("python3")), ["-c", Self.rederive, export])
             #expect(result.termination == .exited(0), "\(result.stdout)\(result.stderr)")
         }

@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
 import LedgerClient
 import LedgerTestKit
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// `stat` of a path, or `nil`.
 private func fileStatus(_ path: String) -> stat? {
@@ -29,7 +30,9 @@ private func makeStaleSocket(at path: String) throws {
         raw[bytes.count] = 0
     }
     let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+        }
     }
     guard bound == 0 else { throw LedgerTestError("bind(\(path)) failed: errno \(errno)") }
 }
@@ -101,6 +104,77 @@ struct LifecycleTests {
             let fresh = try ledger.connect()
             defer { fresh.close() }
             #expect(try fresh.call("ping")["seq"]?.int == seq)
+        }
+    }
+
+    @Test func sigint_stopsTheDaemonWithExitCode0() throws {
+        try withLedger { ledger in
+            try ledger.makeTeam("t")
+            let seq = try ledger.seq()
+            ledger.connection.close()
+            ledger.daemon.signal(SIGINT)
+            let termination = ledger.daemon.waitForExit(timeoutSeconds: 30)
+            #expect(termination == .exited(0), "\(termination.map { "\($0)" } ?? "still running")")
+            try ledger.restart()
+            #expect(try ledger.seq() == seq)
+        }
+    }
+
+    @Test func connectionOverTheLimit_getsOneUnavailableLineAndIsClosed() throws {
+        try withLedger(manualClock + ["--max-connections", "2"]) { ledger in
+            // The daemon may take a moment to notice that earlier connections closed (the start-up
+            // probe's), so a connection counts as in only once it answered a ping.
+            func servedConnection() throws -> LedgerConnection? {
+                for _ in 0..<100 {
+                    let connection = try ledger.connect()
+                    try connection.send(JSON.request("ping").setting("id", 1))
+                    if try connection.readResponseOrEOF()?["ok"]?.bool == true { return connection }
+                    connection.close()
+                    usleep(50_000)
+                }
+                return nil
+            }
+            #expect(try ledger.call("ping")["ok"]?.bool == true)
+            let second = try #require(try servedConnection())
+            let third = try ledger.connect()
+            let refusal = try third.readResponse()
+            expectError(refusal, code: "unavailable")
+            #expect(try third.readResponseOrEOF() == nil, "closed after the one line")
+            third.close()
+            #expect(try ledger.call("ping")["ok"]?.bool == true, "the others are undisturbed")
+            #expect(try second.call("ping")["ok"]?.bool == true)
+            second.close()
+            let next = try servedConnection()
+            #expect(next != nil, "once one closes, a new connection is served")
+            next?.close()
+        }
+    }
+
+    @Test func maxLineFlag_limitsTheLineLength() throws {
+        try withLedger(manualClock + ["--max-line", "100"]) { ledger in
+            var fits = Array(#"{"op":"ping","id":1}"#.utf8)
+            fits += [UInt8](repeating: 0x20, count: 100 - fits.count)
+            try ledger.connection.sendRaw(fits + [0x0A], expectedAnswers: ["ping"])
+            #expect(try ledger.connection.readResponse()["ok"]?.bool == true, "100 bytes fit")
+            try ledger.connection.sendRaw(fits + [0x20, 0x0A], expectedAnswers: [nil])
+            expectError(try ledger.connection.readResponse(), code: "line_too_long")
+            #expect(try ledger.connection.readResponseOrEOF() == nil)
+            try ledger.reconnect()
+        }
+    }
+
+    @Test func help_listsEveryFlag() throws {
+        let result = try runProcess(DaemonProcess.binaryPath, ["--help"], timeoutSeconds: 60)
+        #expect(result.termination == .exited(0))
+        let text = result.stdout + result.stderr
+        for flag in [
+            "--data", "--socket", "--socket-group", "--clock", "--catalog", "--role", "--default-daily-limit",
+            "--key-retention-days", "--max-line", "--max-connections", "--read-wait-ms",
+        ] {
+            #expect(text.contains(flag), "--help mentions \(flag)")
+        }
+        for defaultValue in ["65536", "1024", "1000", "30"] {
+            #expect(text.contains(defaultValue), "--help shows the default \(defaultValue)")
         }
     }
 
@@ -187,7 +261,8 @@ struct LifecycleTests {
             // A client retrying everything it got no answer for ends with each key exactly once.
             let unanswered = sent.filter { !acked.contains($0.key) }.sorted { $0.key < $1.key }.map(\.value)
             for chunk in stride(from: 0, to: unanswered.count, by: 200) {
-                let answers = try ledger.connection.pipeline(Array(unanswered[chunk..<min(chunk + 200, unanswered.count)]))
+                let answers = try ledger.connection.pipeline(
+                    Array(unanswered[chunk..<min(chunk + 200, unanswered.count)]))
                 let failed = answers.filter { $0["ok"]?.bool != true }
                 #expect(failed.isEmpty, "retries answer ok (new or duplicate): \(failed.prefix(3).map(\.line))")
             }

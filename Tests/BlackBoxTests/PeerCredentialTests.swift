@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
 import LedgerTestKit
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Roles come from the peer's Unix credentials (§5). A client of another uid is run with
 /// `setpriv` (util-linux) as uid/gid 65534 (`nobody`/`nogroup`), executing a small python3 client;
@@ -64,7 +65,8 @@ enum OtherUser {
             parsed.append(value)
         }
         guard parsed.count == requests.count else {
-            throw LedgerTestError("uid \(uid) got \(parsed.count) answers to \(requests.count) requests: \(result.stdout)")
+            throw LedgerTestError(
+                "uid \(uid) got \(parsed.count) answers to \(requests.count) requests: \(result.stdout)")
         }
         return parsed
     }

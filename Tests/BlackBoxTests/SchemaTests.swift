@@ -36,25 +36,58 @@ struct SchemaTests {
     /// (kind, op, line): lines the schemas must accept.
     static let conforming: [(String, String, String)] = [
         ("request", "ping", #"{"op":"ping","id":1}"#),
-        ("request", "team.create", #"{"op":"team.create","id":"a","team":"acme","plan":"pro","timezone":"Asia/Kathmandu","daily_limit":-1}"#),
+        (
+            "request", "team.create",
+            #"{"op":"team.create","id":"a","team":"acme","plan":"pro","timezone":"Asia/Kathmandu","daily_limit":-1}"#
+        ),
         ("request", "price.set", #"{"op":"price.set","model":"m","kind":"text","input_weight":1.5,"output_weight":3}"#),
-        ("request", "price.set", #"{"op":"price.set","model":"img","kind":"image","base":10,"factors":{"resolution":{"1024x1024":1.5}},"per_steps":25}"#),
-        ("request", "consume", #"{"op":"consume","id":2,"team":"acme","user":"u","model":"m","input_tokens":3,"output_tokens":2,"params":{"steps":50,"resolution":"1024x1024"},"key":"k1"}"#),
+        (
+            "request", "price.set",
+            #"{"op":"price.set","model":"img","kind":"image","base":10,"factors":{"resolution":{"1024x1024":1.5}},"per_steps":25}"#
+        ),
+        (
+            "request", "consume",
+            #"{"op":"consume","id":2,"team":"acme","user":"u","model":"m","input_tokens":3,"output_tokens":2,"params":{"steps":50,"resolution":"1024x1024"},"key":"k1"}"#
+        ),
         ("request", "hold", #"{"op":"hold","team":"acme","user":"u","model":"m","amount":5,"key":"h"}"#),
-        ("request", "audit", #"{"op":"audit","team":"acme","types":["consumed","daily_reset"],"after_seq":0,"limit":10000}"#),
+        (
+            "request", "audit",
+            #"{"op":"audit","team":"acme","types":["consumed","daily_reset"],"after_seq":0,"limit":10000}"#
+        ),
         ("request", "clock.set", #"{"op":"clock.set","at":"2026-11-21T14:32:05.123Z"}"#),
         ("request", "clock.advance", #"{"op":"clock.advance","seconds":3600}"#),
-        ("request", "plan.define", #"{"op":"plan.define","plan":"huge","monthly_tokens":9007199254740991,"max_pods":-1,"max_members":-1}"#),
+        (
+            "request", "plan.define",
+            #"{"op":"plan.define","plan":"huge","monthly_tokens":9007199254740991,"max_pods":-1,"max_members":-1}"#
+        ),
         ("response", "ping", #"{"id":1,"ok":true,"seq":12}"#),
-        ("response", "consume", #"{"id":2,"ok":true,"seq":13,"cost":11,"available":499989,"consumed_today":11,"status":"green","warnings":[],"user":{"user":"u","allocation_left":-1,"consumed_today":11,"daily_limit":-1},"unknown_extra":1}"#),
-        ("response", "consume", #"{"id":2,"ok":false,"error":{"code":"daily_limit_exceeded","message":"team daily limit","scope":"team_daily"}}"#),
+        (
+            "response", "consume",
+            #"{"id":2,"ok":true,"seq":13,"cost":11,"available":499989,"consumed_today":11,"status":"green","warnings":[],"user":{"user":"u","allocation_left":-1,"consumed_today":11,"daily_limit":-1},"unknown_extra":1}"#
+        ),
+        (
+            "response", "consume",
+            #"{"id":2,"ok":false,"error":{"code":"daily_limit_exceeded","message":"team daily limit","scope":"team_daily"}}"#
+        ),
         ("response", "verify", "{\"ok\":true,\"checked\":13,\"head_seq\":13,\"head_hash\":\"\(hash)\"}"),
         ("response", "clock.advance", #"{"ok":true,"now":"2026-01-02T00:00:00.000Z","appended":1}"#),
         ("response", "audit", #"{"ok":true,"events":[],"next_after_seq":null}"#),
-        ("response", "balance", #"{"ok":true,"available":500000,"overdraft":0,"buckets":[{"seq":3,"source":"allowance","amount":500000,"expires_at":"2026-02-15T00:00:00.000Z"},{"seq":9,"source":"topup","amount":5,"expires_at":null}],"held":0,"consumed_today":0,"daily_limit":-1,"resets_at":"2026-01-16T00:00:00.000Z","consumed_cycle":0,"cycle_start":"2026-01-15T00:00:00.000Z","cycle_end":"2026-02-15T00:00:00.000Z","monthly_budget":-1,"budget_used":0,"paused":false,"status":"green","warnings":[],"plan":"solo","next_plan":null}"#),
-        ("event", "cycle_started", "{\"seq\":3,\"ts\":\"2026-01-15T10:00:00.000Z\",\"type\":\"cycle_started\",\"v\":1,\"hash\":\"\(hash)\",\"team\":\"acme\",\"plan\":\"solo\",\"allowance\":500000,\"cycle_start\":\"2026-01-15T00:00:00.000Z\",\"cycle_end\":\"2026-02-15T00:00:00.000Z\",\"lapsed\":0}"),
-        ("event", "consumed", "{\"seq\":4,\"ts\":\"2026-01-15T10:00:00.000Z\",\"type\":\"consumed\",\"v\":1,\"key\":\"k1\",\"hash\":\"\(hash)\",\"team\":\"acme\",\"user\":\"u\",\"model\":\"m\",\"cost\":11,\"day\":\"2026-01-15\",\"draws\":[{\"bucket_seq\":3,\"amount\":11}],\"overdraft\":0,\"record\":false}"),
-        ("event", "daily_reset", "{\"seq\":5,\"ts\":\"2026-01-15T18:15:00.000Z\",\"type\":\"daily_reset\",\"v\":1,\"hash\":\"\(hash)\",\"team\":\"acme\",\"day\":\"2026-01-16\",\"manual\":false}"),
+        (
+            "response", "balance",
+            #"{"ok":true,"available":500000,"overdraft":0,"buckets":[{"seq":3,"source":"allowance","amount":500000,"expires_at":"2026-02-15T00:00:00.000Z"},{"seq":9,"source":"topup","amount":5,"expires_at":null}],"held":0,"consumed_today":0,"daily_limit":-1,"resets_at":"2026-01-16T00:00:00.000Z","consumed_cycle":0,"cycle_start":"2026-01-15T00:00:00.000Z","cycle_end":"2026-02-15T00:00:00.000Z","monthly_budget":-1,"budget_used":0,"paused":false,"status":"green","warnings":[],"plan":"solo","next_plan":null}"#
+        ),
+        (
+            "event", "cycle_started",
+            "{\"seq\":3,\"ts\":\"2026-01-15T10:00:00.000Z\",\"type\":\"cycle_started\",\"v\":1,\"hash\":\"\(hash)\",\"team\":\"acme\",\"plan\":\"solo\",\"allowance\":500000,\"cycle_start\":\"2026-01-15T00:00:00.000Z\",\"cycle_end\":\"2026-02-15T00:00:00.000Z\",\"lapsed\":0}"
+        ),
+        (
+            "event", "consumed",
+            "{\"seq\":4,\"ts\":\"2026-01-15T10:00:00.000Z\",\"type\":\"consumed\",\"v\":1,\"key\":\"k1\",\"hash\":\"\(hash)\",\"team\":\"acme\",\"user\":\"u\",\"model\":\"m\",\"cost\":11,\"day\":\"2026-01-15\",\"draws\":[{\"bucket_seq\":3,\"amount\":11}],\"overdraft\":0,\"record\":false}"
+        ),
+        (
+            "event", "daily_reset",
+            "{\"seq\":5,\"ts\":\"2026-01-15T18:15:00.000Z\",\"type\":\"daily_reset\",\"v\":1,\"hash\":\"\(hash)\",\"team\":\"acme\",\"day\":\"2026-01-16\",\"manual\":false}"
+        ),
     ]
 
     /// (op, line): requests the contract rejects, which the request schemas must reject too.
@@ -75,7 +108,10 @@ struct SchemaTests {
     /// Lines the schemas must flag (a broken response, a broken event).
     static let violating: [(String, String, String)] = [
         ("response", "ping", #"{"id":1,"ok":true}"#),
-        ("event", "consumed", #"{"seq":4,"ts":"2026-01-15T10:00:00Z","type":"consumed","v":1,"hash":"ABC","team":"acme","user":"u","model":"m","cost":1.5,"day":"2026-01-15","draws":[],"overdraft":0,"record":false}"#),
+        (
+            "event", "consumed",
+            #"{"seq":4,"ts":"2026-01-15T10:00:00Z","type":"consumed","v":1,"hash":"ABC","team":"acme","user":"u","model":"m","cost":1.5,"day":"2026-01-15","draws":[],"overdraft":0,"record":false}"#
+        ),
     ]
 
     private func check(_ records: [(String, String?, String)]) throws -> ProcessResult {
@@ -89,7 +125,8 @@ struct SchemaTests {
 
     @Test(.enabled(if: SchemaCheck.isAvailable, "needs python3 with jsonschema"))
     func schemas_acceptTheProtocolsExamplesAndRejectWhatItRejects() throws {
-        let records = Self.conforming.map { ($0.0, Optional($0.1), $0.2) }
+        let records =
+            Self.conforming.map { ($0.0, Optional($0.1), $0.2) }
             + Self.rejected.map { ("invalid_request", Optional($0.0), $0.1) }
         let result = try check(records)
         #expect(result.termination == .exited(0), "\(result.stdout)\(result.stderr)")

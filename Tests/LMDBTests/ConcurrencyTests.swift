@@ -29,7 +29,9 @@ import Testing
                                 probe = probe &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
                                 let seq = probe % head + 1
                                 let stored = try txn.get(events, BigEndian.bytes(seq))
-                                if stored != value(for: seq, bytes: valueBytes) { observations.fail("seq \(seq) wrong") }
+                                if stored != value(for: seq, bytes: valueBytes) {
+                                    observations.fail("seq \(seq) wrong")
+                                }
                             }
                             observations.countRead()
                         } catch {
@@ -46,7 +48,8 @@ import Testing
                         let first = batch * perBatch + 1
                         try environment.write { txn in
                             for seq in first..<(first + perBatch) {
-                                try txn.put(events, BigEndian.bytes(seq), value(for: seq, bytes: valueBytes), append: true)
+                                try txn.put(
+                                    events, BigEndian.bytes(seq), value(for: seq, bytes: valueBytes), append: true)
                             }
                         }
                     }

@@ -30,7 +30,9 @@ import Testing
                 let environment = try Environment(directory: directory, options: tinyMapOptions())
                 let events = try environment.database("events")
                 try environment.write { txn in
-                    for seq in UInt64(1)...500 { try txn.put(events, BigEndian.bytes(seq), value(for: seq, bytes: 4096)) }
+                    for seq in UInt64(1)...500 {
+                        try txn.put(events, BigEndian.bytes(seq), value(for: seq, bytes: 4096))
+                    }
                 }
                 environment.close()
             }

@@ -43,7 +43,8 @@ import Testing
                     attempts += 1
                     // Re-runnable: the batch is derived from `first`, not from state the body mutates.
                     for next in first..<(first + 4) {
-                        try txn.put(events, BigEndian.bytes(next), value(for: next, bytes: Self.valueBytes), append: true)
+                        try txn.put(
+                            events, BigEndian.bytes(next), value(for: next, bytes: Self.valueBytes), append: true)
                     }
                 }
                 seq = first + 3

@@ -7,6 +7,7 @@ import Testing
     func everyLMDBCode_hasMDBName(error: LMDBError) {
         #expect(error.name.hasPrefix("MDB_"), "code \(error.code) is unnamed")
         #expect(error.description.hasPrefix(error.name + ": "))
+        #expect(!error.description.hasPrefix(error.name + ": " + error.name), "the name appears once")
         #expect(error.description.count > error.name.count + 2, "mdb_strerror text follows the name")
     }
 

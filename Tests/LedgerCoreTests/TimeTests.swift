@@ -6,15 +6,16 @@ import Testing
 @Suite struct TimeTests {
     // MARK: - Instant, RFC 3339
 
-    @Test(arguments: [
-        ("1970-01-01T00:00:00.000Z", 0),
-        ("2026-11-21T14:32:05.123Z", 1_795_271_525_123),
-        ("1969-12-31T23:59:59.999Z", -1),
-        ("0001-01-01T00:00:00.000Z", -62_135_596_800_000),
-        ("9999-12-31T23:59:59.999Z", 253_402_300_799_999),
-        ("2024-02-29T12:00:00.000Z", 1_709_208_000_000),
-        ("2000-03-01T00:00:00.007Z", 951_868_800_007),
-    ] as [(String, Int64)])
+    @Test(
+        arguments: [
+            ("1970-01-01T00:00:00.000Z", 0),
+            ("2026-11-21T14:32:05.123Z", 1_795_271_525_123),
+            ("1969-12-31T23:59:59.999Z", -1),
+            ("0001-01-01T00:00:00.000Z", -62_135_596_800_000),
+            ("9999-12-31T23:59:59.999Z", 253_402_300_799_999),
+            ("2024-02-29T12:00:00.000Z", 1_709_208_000_000),
+            ("2000-03-01T00:00:00.007Z", 951_868_800_007),
+        ] as [(String, Int64)])
     func rfc3339_whenCanonical_roundTripsExactly(text: String, ms: Int64) {
         let parsed = Instant(rfc3339: text)
         #expect(parsed == Instant(ms: ms))
@@ -83,7 +84,9 @@ import Testing
     }
 
     @Test func rfc3339_whenOutsideYears1To9999_keepsEveryDigitOfTheYear() {
-        #expect(Instant.rfc3339Min.adding(ms: -1).rfc3339 == "-0000-12-31T23:59:59.999Z")
+        #expect(Instant.rfc3339Min.adding(ms: -1).rfc3339 == "0000-12-31T23:59:59.999Z")
+        // Year 0 is a leap year, so 366 days earlier is the last millisecond of year -1.
+        #expect(Instant.rfc3339Min.adding(ms: -366 * 86_400_000 - 1).rfc3339 == "-0001-12-31T23:59:59.999Z")
         #expect(Instant.rfc3339Max.adding(ms: 1).rfc3339 == "10000-01-01T00:00:00.000Z")
     }
 
@@ -115,10 +118,11 @@ import Testing
         #expect(LocalDay(year: year, month: month, day: day) == nil)
     }
 
-    @Test(arguments: [
-        ("1970-01-01", 0), ("1969-12-31", -1), ("2000-03-01", 11_017), ("2026-11-21", 20_778),
-        ("0001-01-01", -719_162), ("9999-12-31", 2_932_896),
-    ] as [(String, Int)])
+    @Test(
+        arguments: [
+            ("1970-01-01", 0), ("1969-12-31", -1), ("2000-03-01", 11_017), ("2026-11-21", 20_778),
+            ("0001-01-01", -719_162), ("9999-12-31", 2_932_896),
+        ] as [(String, Int)])
     func daysSinceEpoch_matchesKnownValues(text: String, days: Int) {
         let day = LocalDay(string: text)!
         #expect(day.daysSinceEpoch == days)
@@ -138,22 +142,25 @@ import Testing
                 }
             }
         }
-        #expect(expected - LocalDay(year: 1600, month: 1, day: 1)!.daysSinceEpoch == 146_097 * 2 + 366)  // 2400 is a leap year
+        // Two 400-year cycles, then 2400, a leap year.
+        #expect(expected - LocalDay(year: 1600, month: 1, day: 1)!.daysSinceEpoch == 146_097 * 2 + 366)
     }
 
-    @Test(arguments: [
-        ("2026-01-31", 1, "2026-02-01"), ("2024-02-28", 1, "2024-02-29"), ("2026-02-28", 1, "2026-03-01"),
-        ("2026-12-31", 1, "2027-01-01"), ("2026-03-01", -1, "2026-02-28"), ("2026-11-21", 365, "2027-11-21"),
-        ("2026-11-21", 0, "2026-11-21"), ("2000-01-01", -1, "1999-12-31"),
-    ] as [(String, Int, String)])
+    @Test(
+        arguments: [
+            ("2026-01-31", 1, "2026-02-01"), ("2024-02-28", 1, "2024-02-29"), ("2026-02-28", 1, "2026-03-01"),
+            ("2026-12-31", 1, "2027-01-01"), ("2026-03-01", -1, "2026-02-28"), ("2026-11-21", 365, "2027-11-21"),
+            ("2026-11-21", 0, "2026-11-21"), ("2000-01-01", -1, "1999-12-31"),
+        ] as [(String, Int, String)])
     func adding_days_crossesMonthAndYearEdges(from: String, days: Int, to: String) {
         #expect(LocalDay(string: from)!.adding(days: days).description == to)
     }
 
-    @Test(arguments: [
-        ("1970-01-01", 4), ("2026-01-05", 1), ("2026-11-21", 6), ("2026-11-22", 7), ("2000-02-29", 2),
-        ("2027-01-01", 5), ("0001-01-01", 1),
-    ] as [(String, Int)])
+    @Test(
+        arguments: [
+            ("1970-01-01", 4), ("2026-01-05", 1), ("2026-11-21", 6), ("2026-11-22", 7), ("2000-02-29", 2),
+            ("2027-01-01", 5), ("0001-01-01", 1),
+        ] as [(String, Int)])
     func weekday_isISOMondayOne(text: String, weekday: Int) {
         #expect(LocalDay(string: text)!.weekday == weekday)
     }

@@ -55,20 +55,21 @@ import Testing
 
     // MARK: - Offsets and local days
 
-    @Test(arguments: [
-        ("UTC", "2026-07-01T00:00:00.000Z", 0),
-        ("America/New_York", "2026-03-08T06:59:59.999Z", -18_000),
-        ("America/New_York", "2026-03-08T07:00:00.000Z", -14_400),
-        ("America/New_York", "2026-11-01T05:59:59.999Z", -14_400),
-        ("America/New_York", "2026-11-01T06:00:00.000Z", -18_000),
-        ("America/Havana", "2026-11-01T04:59:59.999Z", -14_400),
-        ("America/Havana", "2026-11-01T05:00:00.000Z", -18_000),
-        ("America/Santiago", "2026-09-06T03:59:59.999Z", -14_400),
-        ("America/Santiago", "2026-09-06T04:00:00.000Z", -10_800),
-        ("Asia/Kathmandu", "2026-01-01T00:00:00.000Z", 20_700),
-        ("Asia/Kathmandu", "1985-06-01T00:00:00.000Z", 19_800),
-        ("Etc/GMT+5", "2026-01-01T00:00:00.000Z", -18_000),  // POSIX sign: GMT+5 is five hours behind
-    ] as [(String, String, Int)])
+    @Test(
+        arguments: [
+            ("UTC", "2026-07-01T00:00:00.000Z", 0),
+            ("America/New_York", "2026-03-08T06:59:59.999Z", -18_000),
+            ("America/New_York", "2026-03-08T07:00:00.000Z", -14_400),
+            ("America/New_York", "2026-11-01T05:59:59.999Z", -14_400),
+            ("America/New_York", "2026-11-01T06:00:00.000Z", -18_000),
+            ("America/Havana", "2026-11-01T04:59:59.999Z", -14_400),
+            ("America/Havana", "2026-11-01T05:00:00.000Z", -18_000),
+            ("America/Santiago", "2026-09-06T03:59:59.999Z", -14_400),
+            ("America/Santiago", "2026-09-06T04:00:00.000Z", -10_800),
+            ("Asia/Kathmandu", "2026-01-01T00:00:00.000Z", 20_700),
+            ("Asia/Kathmandu", "1985-06-01T00:00:00.000Z", 19_800),
+            ("Etc/GMT+5", "2026-01-01T00:00:00.000Z", -18_000),  // POSIX sign: GMT+5 is five hours behind
+        ] as [(String, String, Int)])
     func offsetSeconds_switchesExactlyAtTheTransition(identifier: String, at: String, offset: Int) {
         #expect(Self.zone(identifier).offsetSeconds(at: Self.at(at)) == offset)
     }
@@ -131,13 +132,15 @@ import Testing
         #expect(Self.zone(identifier).startOfDay(Self.day(day)) == Self.at(start), "\(localTime)")
     }
 
-    @Test(arguments: [
-        ("America/New_York", "2026-03-08", 23), ("America/New_York", "2026-11-01", 25),
-        ("America/New_York", "2026-07-01", 24), ("America/Havana", "2026-11-01", 25),
-        ("America/Havana", "2026-03-08", 23), ("America/Santiago", "2026-09-06", 23),
-        ("America/Santiago", "2026-09-05", 24), ("America/Santiago", "2026-04-04", 25), ("Asia/Kathmandu", "2026-01-01", 24),
-        ("UTC", "2026-02-28", 24),
-    ] as [(String, String, Int64)])
+    @Test(
+        arguments: [
+            ("America/New_York", "2026-03-08", 23), ("America/New_York", "2026-11-01", 25),
+            ("America/New_York", "2026-07-01", 24), ("America/Havana", "2026-11-01", 25),
+            ("America/Havana", "2026-03-08", 23), ("America/Santiago", "2026-09-06", 23),
+            ("America/Santiago", "2026-09-05", 24), ("America/Santiago", "2026-04-04", 25),
+            ("Asia/Kathmandu", "2026-01-01", 24),
+            ("UTC", "2026-02-28", 24),
+        ] as [(String, String, Int64)])
     func dayLength_acrossDST_isStartToNextStart(identifier: String, day: String, hours: Int64) {
         let zone = Self.zone(identifier)
         let d = Self.day(day)
@@ -237,22 +240,24 @@ import Testing
         #expect(ZoneCalendar.utc.cycleStartDay(anchor: anchor, year: year, month: month).description == day)
     }
 
-    @Test(arguments: [
-        ("UTC", 31, "2026-01-30T23:59:59.999Z", "2026-01-31T00:00:00.000Z"),
-        ("UTC", 31, "2026-01-31T00:00:00.000Z", "2026-02-28T00:00:00.000Z"),  // at a start: the following one
-        ("UTC", 31, "2026-02-28T00:00:00.000Z", "2026-03-31T00:00:00.000Z"),
-        ("UTC", 31, "2028-02-01T00:00:00.000Z", "2028-02-29T00:00:00.000Z"),
-        ("UTC", 31, "2026-03-31T00:00:00.000Z", "2026-04-30T00:00:00.000Z"),
-        ("UTC", 1, "2026-12-01T00:00:00.000Z", "2027-01-01T00:00:00.000Z"),
-        ("UTC", 1, "2026-12-31T23:59:59.999Z", "2027-01-01T00:00:00.000Z"),
-        ("America/New_York", 8, "2026-02-08T05:00:00.000Z", "2026-03-08T05:00:00.000Z"),
-        ("America/New_York", 1, "2026-11-01T03:59:59.999Z", "2026-11-01T04:00:00.000Z"),
-        ("America/Havana", 1, "2026-10-01T04:00:00.000Z", "2026-11-01T04:00:00.000Z"),
-        ("America/Havana", 1, "2026-11-01T04:00:00.000Z", "2026-12-01T05:00:00.000Z"),
-        ("America/Santiago", 6, "2026-08-06T04:00:00.000Z", "2026-09-06T04:00:00.000Z"),
-        ("Asia/Kathmandu", 31, "2026-01-31T00:00:00.000Z", "2026-02-27T18:15:00.000Z"),
-    ] as [(String, Int, String, String)])
-    func nextCycleStart_isTheFirstCycleStartStrictlyAfter(identifier: String, anchor: Int, after: String, next: String) {
+    @Test(
+        arguments: [
+            ("UTC", 31, "2026-01-30T23:59:59.999Z", "2026-01-31T00:00:00.000Z"),
+            ("UTC", 31, "2026-01-31T00:00:00.000Z", "2026-02-28T00:00:00.000Z"),  // at a start: the following one
+            ("UTC", 31, "2026-02-28T00:00:00.000Z", "2026-03-31T00:00:00.000Z"),
+            ("UTC", 31, "2028-02-01T00:00:00.000Z", "2028-02-29T00:00:00.000Z"),
+            ("UTC", 31, "2026-03-31T00:00:00.000Z", "2026-04-30T00:00:00.000Z"),
+            ("UTC", 1, "2026-12-01T00:00:00.000Z", "2027-01-01T00:00:00.000Z"),
+            ("UTC", 1, "2026-12-31T23:59:59.999Z", "2027-01-01T00:00:00.000Z"),
+            ("America/New_York", 8, "2026-02-08T05:00:00.000Z", "2026-03-08T05:00:00.000Z"),
+            ("America/New_York", 1, "2026-11-01T03:59:59.999Z", "2026-11-01T04:00:00.000Z"),
+            ("America/Havana", 1, "2026-10-01T04:00:00.000Z", "2026-11-01T04:00:00.000Z"),
+            ("America/Havana", 1, "2026-11-01T04:00:00.000Z", "2026-12-01T05:00:00.000Z"),
+            ("America/Santiago", 6, "2026-08-06T04:00:00.000Z", "2026-09-06T04:00:00.000Z"),
+            ("Asia/Kathmandu", 31, "2026-01-31T00:00:00.000Z", "2026-02-27T18:15:00.000Z"),
+        ] as [(String, Int, String, String)])
+    func nextCycleStart_isTheFirstCycleStartStrictlyAfter(identifier: String, anchor: Int, after: String, next: String)
+    {
         #expect(Self.zone(identifier).nextCycleStart(after: Self.at(after), anchor: anchor) == Self.at(next))
     }
 

@@ -356,3 +356,56 @@ final class StreamingService: RequestBatchHandler {
         BatchAnswer(lines: [Array(#"{"ok":true}"#.utf8)], stream: self.stream)
     }
 }
+
+/// The group probing of `SO_PEERGROUPS`, run with clients whose groups `setpriv` sets (needs root).
+@Suite(
+    "Peer groups",
+    .serialized,
+    .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"))
+)
+struct PeerGroupsTests {
+    /// Sizes chosen to hit each probe: none, one, gid 0 alone, a few (16 slots), 300 (4096 slots).
+    struct Groups: Sendable, CustomTestStringConvertible {
+        var list: [UInt32]
+        var testDescription: String { self.list.count > 8 ? "\(self.list.count) groups" : "\(self.list)" }
+    }
+
+    static let groupLists = [[], [42], [0], [70000, 0, 5, 27, 100, 4000], Array(1...300)].map(Groups.init)
+
+    @Test(arguments: groupLists)
+    func peerGroups_areReadExactly_whateverTheirCount(_ testCase: Groups) async throws {
+        let groups = testCase.list
+        let path = temporarySocketPath()
+        let service = EchoService()
+        let server = UnixSocketServer(
+            config: ServerConfig(socketPath: path, eventLoopThreads: 1),
+            handler: service,
+            logger: quietLogger
+        )
+        try await server.start()
+        let script = """
+            import socket, sys
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(sys.argv[1])
+            s.sendall(b"g:1\\n")
+            sys.stdout.write(s.makefile().readline())
+            """
+        let groupArguments = groups.isEmpty ? ["--clear-groups"] : ["--groups", groups.map(String.init).joined(separator: ",")]
+        let output = try await onThread {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments = groupArguments + ["--", "python3", "-c", script, path]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }
+        await server.shutdown()
+        #expect(output == EchoService.answer("g:1") + "\n")
+        let peer = try #require(service.record.withLock { $0.peers.first })
+        #expect(peer.groups == groups.sorted())
+        #expect(peer.uid == 0)
+    }
+}

@@ -62,13 +62,22 @@ final class Ledger: @unchecked Sendable {
     }
 
     /// Calls and expects `ok:false` with `code` (and `scope` when given); returns the answer.
+    /// `schemaRejects`: the request is malformed in a way its request schema must also reject
+    /// (recorded as `invalid_request`), rather than well-formed but refused.
     @discardableResult
     func fails(
         _ op: String, _ fields: KeyValuePairs<String, JSON> = [:], code: String, scope: String? = nil,
-        sourceLocation: SourceLocation = #_sourceLocation
+        schemaRejects: Bool = false, sourceLocation: SourceLocation = #_sourceLocation
     ) throws -> JSON {
-        let response = try connection.call(op, fields)
-        expectError(response, code: code, scope: scope, request: JSON.request(op, fields), sourceLocation: sourceLocation)
+        let request = connection.withId(JSON.request(op, fields))
+        let response: JSON
+        if schemaRejects {
+            try connection.sendRaw(Array((request.line + "\n").utf8), expectedAnswers: [op], invalid: request)
+            response = try connection.readResponse()
+        } else {
+            response = try connection.call(request)
+        }
+        expectError(response, code: code, scope: scope, request: request, sourceLocation: sourceLocation)
         return response
     }
 
@@ -107,7 +116,8 @@ final class Ledger: @unchecked Sendable {
         _ team: String, plan: String = "solo", timezone: String = "UTC", dailyLimit: Int? = nil,
         users: [String] = ["u"]
     ) throws {
-        var request = JSON.request("team.create", ["team": .string(team), "plan": .string(plan), "timezone": .string(timezone)])
+        var request = JSON.request(
+            "team.create", ["team": .string(team), "plan": .string(plan), "timezone": .string(timezone)])
         if let dailyLimit { request = request.setting("daily_limit", JSON(dailyLimit)) }
         let response = try connection.call(request)
         guard response["ok"]?.bool == true else {
@@ -149,7 +159,8 @@ func expectError(
     sourceLocation: SourceLocation = #_sourceLocation
 ) {
     let sent = request.map { " for \($0.line)" } ?? ""
-    #expect(response["ok"]?.bool == false, "expected ok:false\(sent), got \(response.line)", sourceLocation: sourceLocation)
+    #expect(
+        response["ok"]?.bool == false, "expected ok:false\(sent), got \(response.line)", sourceLocation: sourceLocation)
     #expect(
         response["error"]?["code"]?.string == code, "expected error code \(code)\(sent), got \(response.line)",
         sourceLocation: sourceLocation)
@@ -179,7 +190,8 @@ func withLedger(
             let termination = try ledger.daemon.stop()
             if expectCleanExit {
                 #expect(
-                    termination == .exited(0), "tokenledgerd \(termination) on SIGTERM; stderr:\n\(ledger.daemon.stderr)",
+                    termination == .exited(0),
+                    "tokenledgerd \(termination) on SIGTERM; stderr:\n\(ledger.daemon.stderr)",
                     sourceLocation: sourceLocation)
             }
         } catch {
@@ -189,6 +201,7 @@ func withLedger(
     if checkSchemas { SchemaCheck.run(ledger.traffic, sourceLocation: sourceLocation) }
     if let bodyError {
         Issue.record(
-            bodyError, "daemon stderr (tail):\n\(String(ledger.daemon.stderr.suffix(3000)))", sourceLocation: sourceLocation)
+            bodyError, "daemon stderr (tail):\n\(String(ledger.daemon.stderr.suffix(3000)))",
+            sourceLocation: sourceLocation)
     }
 }

@@ -22,7 +22,8 @@ enum SchemaCheck {
             if probe?.termination == .exited(0) { return .success(candidate) }
         }
         if candidates.contains(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
-            return .failure(SchemaCheckUnavailable(reason: "python3 has no jsonschema/referencing (pip install jsonschema)"))
+            return .failure(
+                SchemaCheckUnavailable(reason: "python3 has no jsonschema/referencing (pip install jsonschema)"))
         }
         return .failure(SchemaCheckUnavailable(reason: "no python3 found"))
     }()
@@ -68,91 +69,91 @@ enum SchemaCheck {
     /// argv: schemas directory, traffic NDJSON. Exit 0 when all lines conform, 1 with one
     /// `VIOLATION:` line per problem, 3 when jsonschema is missing.
     static let validatorScript = #"""
-import json, os, sys
-try:
-    from jsonschema import Draft202012Validator, validators
-    from referencing import Registry, Resource
-except ImportError as error:
-    print("SKIP: " + str(error)); sys.exit(3)
-root, traffic = sys.argv[1], sys.argv[2]
-registry = Registry()
-schemas = {}
-problems = []
-for directory, _, names in os.walk(root):
-    for name in sorted(names):
-        if not name.endswith(".json"):
-            continue
-        path = os.path.join(directory, name)
-        with open(path, encoding="utf-8") as f:
-            schema = json.load(f)
+        import json, os, sys
         try:
-            Draft202012Validator.check_schema(schema)
-        except Exception as error:
-            problems.append("schema %s is not a valid draft 2020-12 schema: %s" % (path, error))
-        schemas[os.path.relpath(path, root)] = schema
-        registry = registry.with_resource(schema["$id"], Resource.from_contents(schema))
-# PROTOCOL §3: 100.0 is not an integer (JSON Schema would accept it by default).
-checker = Draft202012Validator.TYPE_CHECKER.redefine(
-    "integer", lambda c, x: isinstance(x, int) and not isinstance(x, bool))
-Strict = validators.extend(Draft202012Validator, type_checker=checker)
-cache = {}
-def validator(rel):
-    if rel not in cache:
-        cache[rel] = Strict(schemas[rel], registry=registry) if rel in schemas else None
-    return cache[rel]
-def floats(value, path="$"):
-    if isinstance(value, float):
-        yield path
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield from floats(v, path + "." + k)
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from floats(v, "%s[%d]" % (path, i))
-def describe(error):
-    where = "/".join(str(p) for p in error.absolute_path) or "(root)"
-    return "at %s: %s" % (where, error.message[:300])
-counts = {}
-with open(traffic, encoding="utf-8") as f:
-    records = [json.loads(l) for l in f if l.strip()]
-for record in records:
-    kind, op, line = record["kind"], record.get("op"), record["line"]
-    counts[kind] = counts.get(kind, 0) + 1
-    short = line if len(line) <= 400 else line[:400] + "..."
-    try:
-        value = json.loads(line)
-    except ValueError as error:
-        problems.append("%s (%s) is not JSON: %s: %s" % (kind, op, error, short)); continue
-    if kind == "response":
-        if not isinstance(value, dict):
-            problems.append("response to %s is not an object: %s" % (op, short)); continue
-        rel = "responses/error.json" if value.get("ok") is False else "responses/%s.json" % op
-        if value.get("ok") is not False and op is None:
-            problems.append("ok response to a request without a known op: " + short); continue
-    elif kind == "event":
-        rel = "events/%s.json" % (value.get("type") if isinstance(value, dict) else None)
-        for path in floats(value):
-            problems.append("event holds a non-integer number at %s: %s" % (path, short))
-    elif kind in ("request", "invalid_request"):
-        rel = "requests/%s.json" % op
-    else:
-        problems.append("unknown record kind %r" % kind); continue
-    v = validator(rel)
-    if v is None:
-        if kind != "invalid_request":
-            problems.append("no schema %s for %s: %s" % (rel, kind, short))
-        continue
-    errors = sorted(v.iter_errors(value), key=lambda e: list(e.absolute_path))
-    if kind == "invalid_request":
-        if not errors:
-            problems.append("schema %s accepts a request the contract rejects: %s" % (rel, short))
-    elif errors:
-        problems.append("%s %s violates %s: %s\n    line: %s" % (kind, op, rel, "; ".join(describe(e) for e in errors[:5]), short))
-print("checked %s against %d schemas" % (", ".join("%d %s" % (n, k) for k, n in sorted(counts.items())), len(schemas)))
-for p in problems:
-    print("VIOLATION: " + p)
-sys.exit(1 if problems else 0)
-"""#
+            from jsonschema import Draft202012Validator, validators
+            from referencing import Registry, Resource
+        except ImportError as error:
+            print("SKIP: " + str(error)); sys.exit(3)
+        root, traffic = sys.argv[1], sys.argv[2]
+        registry = Registry()
+        schemas = {}
+        problems = []
+        for directory, _, names in os.walk(root):
+            for name in sorted(names):
+                if not name.endswith(".json"):
+                    continue
+                path = os.path.join(directory, name)
+                with open(path, encoding="utf-8") as f:
+                    schema = json.load(f)
+                try:
+                    Draft202012Validator.check_schema(schema)
+                except Exception as error:
+                    problems.append("schema %s is not a valid draft 2020-12 schema: %s" % (path, error))
+                schemas[os.path.relpath(path, root)] = schema
+                registry = registry.with_resource(schema["$id"], Resource.from_contents(schema))
+        # PROTOCOL §3: 100.0 is not an integer (JSON Schema would accept it by default).
+        checker = Draft202012Validator.TYPE_CHECKER.redefine(
+            "integer", lambda c, x: isinstance(x, int) and not isinstance(x, bool))
+        Strict = validators.extend(Draft202012Validator, type_checker=checker)
+        cache = {}
+        def validator(rel):
+            if rel not in cache:
+                cache[rel] = Strict(schemas[rel], registry=registry) if rel in schemas else None
+            return cache[rel]
+        def floats(value, path="$"):
+            if isinstance(value, float):
+                yield path
+            elif isinstance(value, dict):
+                for k, v in value.items():
+                    yield from floats(v, path + "." + k)
+            elif isinstance(value, list):
+                for i, v in enumerate(value):
+                    yield from floats(v, "%s[%d]" % (path, i))
+        def describe(error):
+            where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+            return "at %s: %s" % (where, error.message[:300])
+        counts = {}
+        with open(traffic, encoding="utf-8") as f:
+            records = [json.loads(l) for l in f if l.strip()]
+        for record in records:
+            kind, op, line = record["kind"], record.get("op"), record["line"]
+            counts[kind] = counts.get(kind, 0) + 1
+            short = line if len(line) <= 400 else line[:400] + "..."
+            try:
+                value = json.loads(line)
+            except ValueError as error:
+                problems.append("%s (%s) is not JSON: %s: %s" % (kind, op, error, short)); continue
+            if kind == "response":
+                if not isinstance(value, dict):
+                    problems.append("response to %s is not an object: %s" % (op, short)); continue
+                rel = "responses/error.json" if value.get("ok") is False else "responses/%s.json" % op
+                if value.get("ok") is not False and op is None:
+                    problems.append("ok response to a request without a known op: " + short); continue
+            elif kind == "event":
+                rel = "events/%s.json" % (value.get("type") if isinstance(value, dict) else None)
+                for path in floats(value):
+                    problems.append("event holds a non-integer number at %s: %s" % (path, short))
+            elif kind in ("request", "invalid_request"):
+                rel = "requests/%s.json" % op
+            else:
+                problems.append("unknown record kind %r" % kind); continue
+            v = validator(rel)
+            if v is None:
+                if kind != "invalid_request":
+                    problems.append("no schema %s for %s: %s" % (rel, kind, short))
+                continue
+            errors = sorted(v.iter_errors(value), key=lambda e: list(e.absolute_path))
+            if kind == "invalid_request":
+                if not errors:
+                    problems.append("schema %s accepts a request the contract rejects: %s" % (rel, short))
+            elif errors:
+                problems.append("%s %s violates %s: %s\n    line: %s" % (kind, op, rel, "; ".join(describe(e) for e in errors[:5]), short))
+        print("checked %s against %d schemas" % (", ".join("%d %s" % (n, k) for k, n in sorted(counts.items())), len(schemas)))
+        for p in problems:
+            print("VIOLATION: " + p)
+        sys.exit(1 if problems else 0)
+        """#
 }
 
 struct SchemaCheckUnavailable: Error {

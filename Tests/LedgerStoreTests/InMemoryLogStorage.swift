@@ -1,0 +1,112 @@
+import LedgerCore
+import Synchronization
+
+@testable import LedgerStore
+
+/// A `LogStorage` in memory, for driving the engine deterministically and injecting faults.
+/// It holds the same promises as the LMDB one: a commit is all or nothing, the log grows by
+/// consecutive seqs from 1, and the head record names the last event.
+final class InMemoryLogStorage: LogStorage {
+    enum Fault: Error, Equatable, CustomStringConvertible {
+        case commitRefused
+        case lookupRefused
+        case notConsecutive(expected: UInt64, found: UInt64)
+        case headMismatch(head: UInt64, lastEvent: UInt64)
+
+        var description: String {
+            switch self {
+            case .commitRefused: "injected commit failure"
+            case .lookupRefused: "injected lookup failure"
+            case .notConsecutive(let e, let f): "event seq \(f) where \(e) was expected"
+            case .headMismatch(let h, let l): "head record says \(h) but the last event is \(l)"
+            }
+        }
+    }
+
+    private struct Contents {
+        var events: [[UInt8]] = []
+        var keys: [String: KeyRecord] = [:]
+        var headSeq: UInt64 = 0
+        var headHash: [UInt8] = HashChain.genesis
+        var failCommits = false
+        var failLookups = false
+        var commits = 0
+    }
+
+    private let contents = Mutex(Contents())
+
+    init() {}
+
+    /// While true, every `commit` throws and stores nothing.
+    var failCommits: Bool {
+        get { contents.withLock { $0.failCommits } }
+        set { contents.withLock { $0.failCommits = newValue } }
+    }
+
+    /// While true, every `lookupKeys` throws.
+    var failLookups: Bool {
+        get { contents.withLock { $0.failLookups } }
+        set { contents.withLock { $0.failLookups = newValue } }
+    }
+
+    /// Successful commits that stored something.
+    var commits: Int { contents.withLock { $0.commits } }
+    var eventCount: Int { contents.withLock { $0.events.count } }
+    var keyCount: Int { contents.withLock { $0.keys.count } }
+
+    /// The stored bytes of every event, in seq order.
+    var storedEvents: [[UInt8]] { contents.withLock { $0.events } }
+
+    /// Rewrites a stored event's bytes behind the engine's back (integrity tests).
+    func tamper(seq: UInt64, _ change: (inout [UInt8]) -> Void) {
+        contents.withLock { c in change(&c.events[Int(seq) - 1]) }
+    }
+
+    // MARK: LogStorage
+
+    func head() throws -> (seq: UInt64, hash: [UInt8]) {
+        contents.withLock { ($0.headSeq, $0.headHash) }
+    }
+
+    func lookupKeys(_ keys: [String]) throws -> [String: KeyRecord] {
+        try contents.withLock { c throws(Fault) in
+            if c.failLookups { throw Fault.lookupRefused }
+            var out: [String: KeyRecord] = [:]
+            for k in keys { if let r = c.keys[k] { out[k] = r } }
+            return out
+        }
+    }
+
+    func commit(_ batch: CommitBatch) throws {
+        guard !batch.isEmpty else { return }
+        try contents.withLock { c throws(Fault) in
+            if c.failCommits { throw Fault.commitRefused }
+            var next = UInt64(c.events.count) + 1
+            for e in batch.events {
+                guard e.seq == next else { throw Fault.notConsecutive(expected: next, found: e.seq) }
+                next += 1
+            }
+            guard batch.headSeq == next - 1 else { throw Fault.headMismatch(head: batch.headSeq, lastEvent: next - 1) }
+            // Validated: now apply all of it.
+            c.events.append(contentsOf: batch.events.map(\.stored))
+            for k in batch.keys { c.keys[k.key] = k.record }
+            if let cutoff = batch.pruneKeysBefore { c.keys = c.keys.filter { $0.value.ts >= cutoff } }
+            c.headSeq = batch.headSeq
+            c.headHash = batch.headHash
+            c.commits += 1
+        }
+    }
+
+    func events(from: UInt64, limit: Int) throws -> [StoredEvent] {
+        contents.withLock { c in
+            let start = Int(max(from, 1)) - 1
+            guard start < c.events.count else { return [] }
+            let end = min(c.events.count, start + limit)
+            return (start..<end).map { StoredEvent(seq: UInt64($0 + 1), bytes: c.events[$0]) }
+        }
+    }
+
+    func usage() -> (mapSize: Int, mapUsed: Int) {
+        contents.withLock { c in (0, c.events.reduce(0) { $0 + $1.count }) }
+    }
+}
