@@ -11,7 +11,7 @@ public struct Fields {
 
     /// The first member that nobody read, if any.
     public func firstUnknown() -> String? {
-        for m in object.members where !used.contains(where: { $0.utf8.elementsEqual(m.key.utf8) }) {
+        for m in object.members where !used.contains(where: { sameBytes($0, m.key) }) {
             return m.key
         }
         return nil

@@ -28,10 +28,10 @@ public struct ID: Sendable, CustomStringConvertible {
 }
 
 extension ID: Hashable, Comparable {
-    public static func == (a: ID, b: ID) -> Bool { a.string.utf8.elementsEqual(b.string.utf8) }
+    public static func == (a: ID, b: ID) -> Bool { sameBytes(a.string, b.string) }
     public func hash(into hasher: inout Hasher) {
-        for b in string.utf8 { hasher.combine(b) }
-        hasher.combine(string.utf8.count)
+        var s = string
+        s.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
     }
     public static func < (a: ID, b: ID) -> Bool { a.string.utf8.lexicographicallyPrecedes(b.string.utf8) }
 }

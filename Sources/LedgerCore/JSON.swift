@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A JSON value as the ledger needs it: numbers keep their lexeme so that `100.0`, `1e2` and
 /// `2^64` can be told apart from integers, and objects keep their members in order (duplicate
 /// names are rejected by the parser).
@@ -117,11 +123,11 @@ public struct JSONObject: Sendable, Equatable {
 
     public subscript(key: String) -> JSON? {
         get {
-            for m in members where m.key.utf8.elementsEqual(key.utf8) { return m.value }
+            for m in members where sameBytes(m.key, key) { return m.value }
             return nil
         }
         set {
-            if let i = members.firstIndex(where: { $0.key.utf8.elementsEqual(key.utf8) }) {
+            if let i = members.firstIndex(where: { sameBytes($0.key, key) }) {
                 if let newValue { members[i].value = newValue } else { members.remove(at: i) }
             } else if let newValue {
                 members.append((key, newValue))
@@ -140,6 +146,16 @@ public struct JSONObject: Sendable, Equatable {
         }
         return true
     }
+}
+
+/// Byte-for-byte equality of two strings' UTF-8 (names and ids are not compared by canonical
+/// equivalence, as Swift's `==` does).
+@inline(__always)
+public func sameBytes(_ a: String, _ b: String) -> Bool {
+    guard a.utf8.count == b.utf8.count else { return false }
+    var a = a
+    var b = b
+    return a.withUTF8 { x in b.withUTF8 { y in x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 } }
 }
 
 extension JSONObject: ExpressibleByDictionaryLiteral {
@@ -421,10 +437,8 @@ public enum CanonicalJSON {
 
     static func writeObject(_ o: JSONObject, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "{"))
-        var first = true
-        for m in sortedMembers(o) {
-            if !first { out.append(UInt8(ascii: ",")) }
-            first = false
+        forEachMemberInOrder(o) { k, m in
+            if k > 0 { out.append(UInt8(ascii: ",")) }
             writeString(m.key, to: &out)
             out.append(UInt8(ascii: ":"))
             write(m.value, to: &out)
@@ -432,18 +446,37 @@ public enum CanonicalJSON {
         out.append(UInt8(ascii: "}"))
     }
 
-    /// Members in RFC 8785 order; no sort at all when they already are (as the ledger writes them).
-    static func sortedMembers(_ o: JSONObject) -> [(key: String, value: JSON)] {
+    /// Visits the members in RFC 8785 order without copying them: when they are out of
+    /// order, only an index permutation is sorted.
+    @inline(__always)
+    static func forEachMemberInOrder(
+        _ o: JSONObject, _ body: (Int, (key: String, value: JSON)) -> Void
+    ) {
+        let n = o.members.count
         var sorted = true
         var i = 1
-        while i < o.members.count {
+        while i < n {
             if !utf16Less(o.members[i - 1].key, o.members[i].key) {
                 sorted = false
                 break
             }
             i += 1
         }
-        return sorted ? o.members : o.members.sorted { utf16Less($0.key, $1.key) }
+        if sorted {
+            for k in 0..<n { body(k, o.members[k]) }
+            return
+        }
+        var order = Array(0..<n)
+        order.sort { utf16Less(o.members[$0].key, o.members[$1].key) }
+        for (k, j) in order.enumerated() { body(k, o.members[j]) }
+    }
+
+    /// Members in RFC 8785 order, as an array.
+    static func sortedMembers(_ o: JSONObject) -> [(key: String, value: JSON)] {
+        var out: [(key: String, value: JSON)] = []
+        out.reserveCapacity(o.members.count)
+        forEachMemberInOrder(o) { _, m in out.append(m) }
+        return out
     }
 
     /// Order by UTF-16 code units, computed on UTF-8 bytes: byte order is code point order,

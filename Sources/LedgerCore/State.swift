@@ -387,11 +387,9 @@ extension LedgerState {
     }
 
     private mutating func modifyTeam(_ id: ID, _ body: (inout TeamState) -> Void) {
-        guard var t = teams.removeValue(forKey: id) else {
-            preconditionFailure("event for unknown team \(id)")
-        }
-        body(&t)
-        teams[id] = t
+        precondition(teams[id] != nil, "event for unknown team \(id)")
+        // Mutates in the dictionary's slot: no copy of the team, no second hash.
+        body(&teams[id]!)
     }
 }
 

@@ -110,7 +110,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
         case .resumeReading:
             context.read()
         case .writeLineTooLongAndClose:
-            let message = #"{"ok":false,"error":{"code":"line_too_long","message":"line exceeds \#(self.maxLineBytes) bytes"}}"#
+            let message =
+                #"{"ok":false,"error":{"code":"line_too_long","message":"line exceeds \#(self.maxLineBytes) bytes"}}"#
             self.write([Array(message.utf8)], context: context)
             self.closeAfterWrites(context: context)
         case .close:
@@ -136,7 +137,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
             return
         }
         // The contract: one answer per request, in order; a stream may end the batch early.
-        guard answer.lines.count == self.batchLineCount || (answer.stream != nil && answer.lines.count < self.batchLineCount)
+        guard
+            answer.lines.count == self.batchLineCount
+                || (answer.stream != nil && answer.lines.count < self.batchLineCount)
         else {
             assertionFailure("service answered \(answer.lines.count) lines for \(self.batchLineCount)")
             self.logger.error(

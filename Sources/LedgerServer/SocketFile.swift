@@ -30,7 +30,8 @@ enum SocketFile {
     /// (a dead daemon's) is removed; a live one, or anything that is not a socket, is an error.
     static func clearStale(at path: String) throws {
         guard path.utf8.count <= self.maxPathBytes else {
-            throw ServerError.socketSetup(path: path, operation: "bind (path over \(self.maxPathBytes) bytes)", errno: ENAMETOOLONG)
+            throw ServerError.socketSetup(
+                path: path, operation: "bind (path over \(self.maxPathBytes) bytes)", errno: ENAMETOOLONG)
         }
         var info = stat()
         guard lstat(path, &info) == 0 else {
@@ -55,7 +56,8 @@ enum SocketFile {
 
     /// Connects without blocking; returns 0 on success or the errno.
     static func probe(_ path: String) -> Int32 {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let fd = socket(
+            AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return errno }
         defer { close(fd) }
         return self.withAddress(path) { address, length in connect(fd, address, length) == 0 ? 0 : errno }

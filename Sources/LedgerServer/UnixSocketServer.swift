@@ -186,7 +186,9 @@ public final class UnixSocketServer: Sendable {
         let logger = self.logger
         let deadline = group.next().scheduleTask(in: grace) {
             let left = connections.filter { $0.isActive }
-            if !left.isEmpty { logger.notice("grace period over, closing connections", metadata: ["connections": "\(left.count)"]) }
+            if !left.isEmpty {
+                logger.notice("grace period over, closing connections", metadata: ["connections": "\(left.count)"])
+            }
             for connection in left { connection.close(promise: nil) }
         }
         for connection in connections {
@@ -232,7 +234,8 @@ public final class UnixSocketServer: Sendable {
                 "connection refused: limit reached",
                 metadata: peerMetadata.merging(["connections.max": "\(self.config.maxConnections)"]) { $1 }
             )
-            let line = #"{"ok":false,"error":{"code":"unavailable","message":"connection limit (\#(self.config.maxConnections)) reached"}}"#
+            let line =
+                #"{"ok":false,"error":{"code":"unavailable","message":"connection limit (\#(self.config.maxConnections)) reached"}}"#
             return channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(RefuseConnectionHandler(line: line))
             }

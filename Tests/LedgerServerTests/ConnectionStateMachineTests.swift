@@ -28,7 +28,8 @@ struct ConnectionStateMachineTests {
         self.receive(&machine, "d")
         #expect(machine.readComplete() == .none)
         #expect(machine.pendingLineCount == 3)
-        #expect(machine.batchAnswered(startsStream: false) == .dispatch(Self.lines("b", "c", "d"), resumeReading: false))
+        #expect(
+            machine.batchAnswered(startsStream: false) == .dispatch(Self.lines("b", "c", "d"), resumeReading: false))
         #expect(machine.batchAnswered(startsStream: false) == .none)
         #expect(!machine.isBatchInFlight)
     }

@@ -40,7 +40,8 @@ struct LineFrameDecoderTests {
 
     static let cases: [Case] = [
         Case(name: "one line", chunks: ["abc\n"], expected: [line("abc")]),
-        Case(name: "a line split across reads", chunks: ["a", "bc", "d\nef", "\n"], expected: [line("abcd"), line("ef")]),
+        Case(
+            name: "a line split across reads", chunks: ["a", "bc", "d\nef", "\n"], expected: [line("abcd"), line("ef")]),
         Case(name: "crlf drops one cr", chunks: ["abc\r\n", "x\r\r\n"], expected: [line("abc"), line("x\r")]),
         Case(name: "cr split from its lf", chunks: ["abc\r", "\n"], expected: [line("abc")]),
         Case(name: "empty lines skipped", chunks: ["\n\r\n\na\n\n"], expected: [line("a")]),

@@ -61,7 +61,9 @@ final class TestClient: @unchecked Sendable {
     func send(_ bytes: [UInt8]) throws -> Bool {
         var offset = 0
         while offset < bytes.count {
-            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(self.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let sent = bytes[offset...].withUnsafeBytes {
+                Glibc.send(self.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             if sent < 0 {
                 if errno == EINTR { continue }
                 if errno == EPIPE || errno == ECONNRESET { return false }
@@ -160,7 +162,8 @@ final class EchoService: RequestBatchHandler {
         self.batchStartedContinuation.yield(lines.count)
         if self.delayMs > 0 { try? await Task.sleep(for: .milliseconds(self.delayMs)) }
         self.record.withLock { $0.inFlightByClient[client]! -= 1 }
-        return BatchAnswer(lines: lines.map { Array(#"{"ok":true,"echo":"\#(String(decoding: $0, as: UTF8.self))"}"#.utf8) })
+        return BatchAnswer(
+            lines: lines.map { Array(#"{"ok":true,"echo":"\#(String(decoding: $0, as: UTF8.self))"}"#.utf8) })
     }
 
     static func answer(_ line: String) -> String { #"{"ok":true,"echo":"\#(line)"}"# }

@@ -72,7 +72,8 @@ struct UnixSocketServerTests {
             let lines = text.split(separator: "\n").map(String.init)
             #expect(lines.count == 3, "two answers, line_too_long, then the connection is closed")
             #expect(Array(lines.prefix(2)) == [EchoService.answer("a:1"), EchoService.answer("a:2")])
-            #expect(lines.last == #"{"ok":false,"error":{"code":"line_too_long","message":"line exceeds 65536 bytes"}}"#)
+            #expect(
+                lines.last == #"{"ok":false,"error":{"code":"line_too_long","message":"line exceeds 65536 bytes"}}"#)
 
             let otherAnswers = try await onThread {
                 try other.send("b:1\nb:2\n")
@@ -113,7 +114,9 @@ struct UnixSocketServerTests {
             #expect(server.connectionCount == 2)
 
             let refused = try await onThread { try TestClient(path: path).readToEnd() }
-            #expect(refused == #"{"ok":false,"error":{"code":"unavailable","message":"connection limit (2) reached"}}"# + "\n")
+            #expect(
+                refused == #"{"ok":false,"error":{"code":"unavailable","message":"connection limit (2) reached"}}"#
+                    + "\n")
             #expect(server.connectionCount == 2)
 
             let still = try await onThread {
@@ -170,7 +173,9 @@ struct UnixSocketServerTests {
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8) + [0]) }
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         #expect(bound == 0)
         close(fd)
@@ -390,7 +395,8 @@ struct PeerGroupsTests {
             s.sendall(b"g:1\\n")
             sys.stdout.write(s.makefile().readline())
             """
-        let groupArguments = groups.isEmpty ? ["--clear-groups"] : ["--groups", groups.map(String.init).joined(separator: ",")]
+        let groupArguments =
+            groups.isEmpty ? ["--clear-groups"] : ["--groups", groups.map(String.init).joined(separator: ",")]
         let output = try await onThread {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")

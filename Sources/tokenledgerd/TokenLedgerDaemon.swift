@@ -98,7 +98,7 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
     }
 
     func run() async throws {
-        SignalWaiter.installProcessSignalDefaults()
+        Termination.install()
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var h = StreamLogHandler.standardError(label: label)
@@ -180,7 +180,7 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         logger.info(
             "serving", metadata: ["socket.path": "\(socket)", "clock": "\(clock.manual == nil ? "system" : "manual")"])
 
-        let signal = await SignalWaiter.waitForTermination()
+        let signal = await Termination.wait()
         logger.info("stopping", metadata: ["signal": "\(signal)"])
         // Requests not yet started are answered `unavailable`; the batch being committed finishes.
         writer.stop()
