@@ -53,20 +53,24 @@ public enum HashChain {
     /// Serialises once: the canonical bytes are hashed, then `"hash":"…"` is spliced in at its
     /// sorted place, which is exactly the RFC 8785 form of the object with `hash`.
     public static func seal(_ event: Event, previous: [UInt8]) -> (stored: [UInt8], hash: [UInt8]) {
-        let object = event.json()
         var canonical = [UInt8]()
-        canonical.reserveCapacity(512)
-        canonical.append(UInt8(ascii: "{"))
         // Byte offset just after the last member whose key sorts before "hash" (1: none does).
         var insertAt = 1
-        CanonicalJSON.forEachMemberInOrder(object) { i, m in
-            if i > 0 { canonical.append(UInt8(ascii: ",")) }
-            CanonicalJSON.writeString(m.key, to: &canonical)
-            canonical.append(UInt8(ascii: ":"))
-            CanonicalJSON.write(m.value, to: &canonical)
-            if CanonicalJSON.utf16Less(m.key, "hash") { insertAt = canonical.count }
+        if let fast = event.fastCanonical() {
+            canonical = fast.bytes
+            insertAt = fast.hashInsertAt
+        } else {
+            canonical.reserveCapacity(512)
+            canonical.append(UInt8(ascii: "{"))
+            CanonicalJSON.forEachMemberInOrder(event.json()) { i, m in
+                if i > 0 { canonical.append(UInt8(ascii: ",")) }
+                CanonicalJSON.writeString(m.key, to: &canonical)
+                canonical.append(UInt8(ascii: ":"))
+                CanonicalJSON.write(m.value, to: &canonical)
+                if CanonicalJSON.utf16Less(m.key, "hash") { insertAt = canonical.count }
+            }
+            canonical.append(UInt8(ascii: "}"))
         }
-        canonical.append(UInt8(ascii: "}"))
         let h = hash(previous: previous, canonical: canonical)
         var member: [UInt8] = Array(#""hash":""#.utf8)
         member.append(contentsOf: hex(h).utf8)
@@ -76,13 +80,13 @@ public enum HashChain {
         stored.append(contentsOf: canonical[..<insertAt])
         if insertAt == 1 {
             stored.append(contentsOf: member)
-            if !object.members.isEmpty { stored.append(UInt8(ascii: ",")) }
+            if canonical.count > 2 { stored.append(UInt8(ascii: ",")) }
         } else {
             stored.append(UInt8(ascii: ","))
             stored.append(contentsOf: member)
         }
         stored.append(contentsOf: canonical[insertAt...])
-        assert(stored == CanonicalJSON.bytes(.object(JSONObject(object.members + [("hash", .string(hex(h)))]))))
+        assert(stored == CanonicalJSON.bytes(.object(JSONObject(event.json().members + [("hash", .string(hex(h)))]))))
         return (stored, h)
     }
 

@@ -131,13 +131,14 @@ public struct TeamState: Sendable, Equatable {
     /// Spendable buckets in spend order (empty ones are kept until they expire or lapse).
     public var buckets: [Bucket] = []
     public var overdraft: Int64 = 0
-    public var held: Int64 = 0
     public var users: [ID: UserState] = [:]
     public var pods: [ID: PodState] = [:]
     public var budget = BudgetState()
     public var alertAt: [Int64] = [50, 75, 90, 100]
 
     public var consumedCycle: Int64 { budget.used }
+    /// Escrowed by open holds (one counter, kept in the team budget's standing).
+    public var held: Int64 { budget.held }
     public var monthlyBudget: Int64 { budget.budget }
     public var budgetAction: BudgetAction { budget.action }
     public var paused: Bool { budget.paused }
@@ -197,7 +198,7 @@ public struct TeamState: Sendable, Equatable {
     }
 
     mutating func holdCounters(_ tags: UsageTags, _ amount: Int64) {
-        held += amount
+        budget.held += amount
         users[tags.user]?.held += amount
         if let pod = tags.pod { pods[pod]?.budget.held += amount }
     }

@@ -275,13 +275,13 @@ import Testing
         let answers = h.run([
             #"{"op":"hold","team":"acme","user":"ann","model":"m","amount":40,"key":"h"}"#,
             #"{"op":"hold","team":"acme","user":"ann","model":"m","amount":40,"key":"h"}"#,
-            #"{"op":"hold.commit","hold":3,"cost":10,"key":"c"}"#,
-            #"{"op":"hold.commit","hold":3,"cost":10,"key":"c"}"#,
-            #"{"op":"hold.commit","hold":3,"cost":11,"key":"c"}"#,
+            #"{"op":"hold.commit","hold":4,"cost":10,"key":"c"}"#,
+            #"{"op":"hold.commit","hold":4,"cost":10,"key":"c"}"#,
+            #"{"op":"hold.commit","hold":4,"cost":11,"key":"c"}"#,
         ])
         #expect(answers.map(\.code) == [nil, nil, nil, nil, .conflict])
-        #expect(answers[0].int("hold") == 3)  // after team_created, cycle_started, user_added
-        #expect(answers[1].int("hold") == 3 && answers[1].object?["duplicate"] == .bool(true))
+        #expect(answers[0].int("hold") == 4)  // after team_created, cycle_started, user_added
+        #expect(answers[1].int("hold") == 4 && answers[1].object?["duplicate"] == .bool(true))
         #expect(answers[3].seq == answers[2].seq && answers[3].int("cost") == 10)
         #expect(h.eventCount == 5)
         try h.expectReplayMatches()
