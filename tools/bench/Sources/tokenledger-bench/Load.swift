@@ -17,6 +17,10 @@ struct LoadConfig {
     var maxRate = 300_000.0
     var team = "bench"
     var user = "u1"
+    /// Every money rule active (issue 3's bar): a limited pool, team and user daily limits, an
+    /// allocation, a team budget and a pod budget with alerts, and consumes naming pod and task.
+    /// The limits are far above what a run spends, so nothing is refused.
+    var rules = false
 }
 
 /// When the measurement runs; written by the main thread before the start signal, read-only afterwards.
@@ -43,10 +47,11 @@ final class LoadConnection: @unchecked Sendable {
     var exhaustedBeforeEnd = false
     var error: String?
 
-    init(index: Int, team: String, user: String, count: Int, window: Int) {
+    init(index: Int, team: String, user: String, count: Int, window: Int, rules: Bool = false) {
         self.index = index
         self.window = window
-        let prefix = Array("{\"op\":\"consume\",\"team\":\"\(team)\",\"user\":\"\(user)\",\"model\":\"m\",\"cost\":1,\"key\":\"".utf8)
+        let tags = rules ? "\"pod\":\"p\",\"task\":\"t\(index)\"," : ""
+        let prefix = Array("{\"op\":\"consume\",\"team\":\"\(team)\",\"user\":\"\(user)\",\(tags)\"model\":\"m\",\"cost\":1,\"key\":\"".utf8)
         let suffix = Array("\"}\n".utf8)
         let connDigits = 3, seqDigits = 9
         let length = prefix.count + connDigits + 1 + seqDigits + suffix.count
@@ -240,10 +245,22 @@ func selfCPUSeconds() -> Double {
 /// Sets up the team, runs the load, and reads `stats` and memory before the daemon is stopped.
 func runLoad(daemon: DaemonProcess, config: LoadConfig, log: (String) -> Void) throws -> LoadResult {
     let admin = try LineConnection(path: daemon.socketPath)
-    for request in [
-        "{\"op\":\"team.create\",\"team\":\"\(config.team)\",\"plan\":\"enterprise\"}",
-        "{\"op\":\"user.add\",\"team\":\"\(config.team)\",\"user\":\"\(config.user)\"}",
-    ] {
+    let huge = 1_000_000_000_000
+    let setup =
+        config.rules
+        ? [
+            "{\"op\":\"plan.define\",\"plan\":\"bench\",\"monthly_tokens\":\(huge),\"max_pods\":-1,\"max_members\":-1}",
+            "{\"op\":\"team.create\",\"team\":\"\(config.team)\",\"plan\":\"bench\",\"daily_limit\":\(huge)}",
+            "{\"op\":\"team.configure\",\"team\":\"\(config.team)\",\"monthly_budget\":\(huge),\"budget_action\":\"pause\",\"alert_at\":[50,75,90,100]}",
+            "{\"op\":\"user.add\",\"team\":\"\(config.team)\",\"user\":\"\(config.user)\",\"daily_limit\":\(huge)}",
+            "{\"op\":\"user.assign\",\"team\":\"\(config.team)\",\"user\":\"\(config.user)\",\"amount\":\(huge)}",
+            "{\"op\":\"pod.create\",\"team\":\"\(config.team)\",\"pod\":\"p\",\"budget\":\(huge),\"budget_action\":\"block_new_tasks\"}",
+        ]
+        : [
+            "{\"op\":\"team.create\",\"team\":\"\(config.team)\",\"plan\":\"enterprise\"}",
+            "{\"op\":\"user.add\",\"team\":\"\(config.team)\",\"user\":\"\(config.user)\"}",
+        ]
+    for request in setup {
         let answer = try admin.request(request)
         guard answer.contains("\"ok\":true") else { throw BenchError("setup \(request) failed: \(answer)") }
     }
@@ -259,7 +276,10 @@ func runLoad(daemon: DaemonProcess, config: LoadConfig, log: (String) -> Void) t
     log("pre-encoding \(perConnection) requests for each of \(config.connections) connections (~\(Int(mib)) MiB)")
     var connections: [LoadConnection] = []
     for i in 0..<config.connections {
-        connections.append(LoadConnection(index: i, team: config.team, user: config.user, count: perConnection, window: config.window))
+        connections.append(
+            LoadConnection(
+                index: i, team: config.team, user: config.user, count: perConnection, window: config.window,
+                rules: config.rules))
     }
 
     let ready = DispatchSemaphore(value: 0)

@@ -22,6 +22,8 @@ let usage = """
       --window N           requests in flight per connection (default 256)
       --duration S         measured seconds (default 10)
       --warmup S           warm-up seconds before measuring (default 2)
+      --rules              every money rule active: limited pool, daily limits, allocation, team and pod
+                           budgets with alerts, consumes naming pod and task (issue 3's bar)
       --max-rate R         requests/s the pre-encoded lines must cover (default 300000); a connection that runs
                            out before the end is reported and the rate is then a lower bound
       --batch N            baseline events per commit (default: the daemon's mean batch; 64 in baseline mode)
@@ -80,6 +82,7 @@ func parseOptions(_ args: [String]) -> Options {
         case "--duration": o.load.durationSeconds = number(a)
         case "--warmup": o.load.warmupSeconds = number(a)
         case "--max-rate": o.load.maxRate = number(a)
+        case "--rules": o.load.rules = true
         case "--batch": o.batch = count(a)
         case "--event-bytes": o.eventBytes = count(a)
         case "--tmp": o.tmp = value(a)
