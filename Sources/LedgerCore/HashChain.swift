@@ -102,18 +102,30 @@ public enum HashChain {
     public static func check(line: [UInt8], previous: [UInt8], expectedSeq: UInt64? = nil) throws(Failure) -> (
         seq: UInt64, hash: [UInt8]
     ) {
+        var seq: UInt64 = 0
+        let (_, h) = try rederive(line, previous: previous) { o throws(Failure) in
+            guard case .number(let n)? = o["seq"], let s = n.int64, s >= 1 else { throw .unreadable("no seq") }
+            seq = UInt64(s)
+            if let expectedSeq, seq != expectedSeq { throw .wrongSeq(expected: expectedSeq, found: seq) }
+        }
+        return (seq, h)
+    }
+
+    /// Parses an event line, runs `precheck` on it, drops `hash`, re-hashes the rest after
+    /// `previous` and compares: the object without `hash` and its verified hash.
+    static func rederive(
+        _ line: [UInt8], previous: [UInt8], precheck: (JSONObject) throws(Failure) -> Void = { _ in }
+    ) throws(Failure) -> (JSONObject, [UInt8]) {
         let parsed: JSON
         do { parsed = try JSONParser.parse(line) } catch { throw .unreadable(error.description) }
         guard case .object(var o) = parsed else { throw .unreadable("not a JSON object") }
         guard case .string(let storedHex)? = o["hash"] else { throw .unreadable("no hash") }
-        guard case .number(let n)? = o["seq"], let s = n.int64, s >= 1 else { throw .unreadable("no seq") }
-        let seq = UInt64(s)
-        if let expectedSeq, seq != expectedSeq { throw .wrongSeq(expected: expectedSeq, found: seq) }
+        try precheck(o)
         o["hash"] = nil
         let h = hash(previous: previous, canonical: CanonicalJSON.bytes(.object(o)))
         let hx = hex(h)
         guard hx == storedHex else { throw .wrongHash(expected: hx, stored: storedHex) }
-        return (seq, h)
+        return (o, h)
     }
 }
 
@@ -122,14 +134,7 @@ extension HashChain {
     public static func open(stored: [UInt8], previous: [UInt8], expectedSeq: UInt64) throws(Failure) -> (
         event: Event, hash: [UInt8]
     ) {
-        let parsed: JSON
-        do { parsed = try JSONParser.parse(stored) } catch { throw .unreadable(error.description) }
-        guard case .object(var o) = parsed else { throw .unreadable("not a JSON object") }
-        guard case .string(let storedHex)? = o["hash"] else { throw .unreadable("no hash") }
-        o["hash"] = nil
-        let h = hash(previous: previous, canonical: CanonicalJSON.bytes(.object(o)))
-        let hx = hex(h)
-        guard hx == storedHex else { throw .wrongHash(expected: hx, stored: storedHex) }
+        let (o, h) = try rederive(stored, previous: previous)
         let event: Event
         do { event = try Event(json: o) } catch { throw .unreadable(error.message) }
         guard event.seq == expectedSeq else { throw .wrongSeq(expected: expectedSeq, found: event.seq) }

@@ -39,5 +39,4 @@ extension ID: Hashable, Comparable {
 /// Token amounts: integers 0..2^53-1; -1 means unlimited where a limit is allowed.
 public enum Amount {
     public static let max: Int64 = 9_007_199_254_740_991
-    public static let unlimited: Int64 = -1
 }

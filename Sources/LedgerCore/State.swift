@@ -215,8 +215,6 @@ public struct LedgerState: Sendable, Equatable {
     public var reversed: Set<UInt64> = []
 
     public init() {}
-
-    public func plan(_ id: ID) -> Plan? { plans[id] }
 }
 
 // MARK: - evolve

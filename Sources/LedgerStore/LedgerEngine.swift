@@ -227,7 +227,7 @@ public final class LedgerEngine {
             let first = Event(seq: state.head + 1, ts: now, key: request.key, body: bodies[0])
             for b in bodies { append(b, ts: now, key: request.key) }
             if let key = request.key {
-                let record = KeyRecord(seq: first.seq, digest: request.payloadDigest, ts: now, cost: 0)
+                let record = KeyRecord(seq: first.seq, digest: request.payloadDigest, ts: now)
                 batchKeys[key] = record
                 pending.keys.append((key, record))
             }

@@ -5,17 +5,14 @@ public struct KeyRecord: Sendable, Equatable {
     public var seq: UInt64
     public var digest: [UInt8]
     public var ts: Instant
-    /// The original answer's cost (consume, commit) or 0.
-    public var cost: Int64
 
-    public init(seq: UInt64, digest: [UInt8], ts: Instant, cost: Int64) {
+    public init(seq: UInt64, digest: [UInt8], ts: Instant) {
         self.seq = seq
         self.digest = digest
         self.ts = ts
-        self.cost = cost
     }
 
-    static let encodedBytes = 8 + 32 + 8 + 8
+    static let encodedBytes = 8 + 32 + 8
 
     func encoded() -> [UInt8] {
         precondition(digest.count == 32)
@@ -24,7 +21,6 @@ public struct KeyRecord: Sendable, Equatable {
         appendBE(&out, seq)
         out.append(contentsOf: digest)
         appendBE(&out, UInt64(bitPattern: ts.ms))
-        appendBE(&out, UInt64(bitPattern: cost))
         return out
     }
 
@@ -33,7 +29,6 @@ public struct KeyRecord: Sendable, Equatable {
         seq = readBE(b, 0)
         digest = Array(b[8..<40])
         ts = Instant(ms: Int64(bitPattern: readBE(b, 40)))
-        cost = Int64(bitPattern: readBE(b, 48))
     }
 }
 

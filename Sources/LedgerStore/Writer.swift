@@ -46,7 +46,6 @@ public final class Writer: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
 
     public private(set) var batchesCommitted = 0
-    public private(set) var requestsAnswered = 0
 
     public init(engine: LedgerEngine, limits: WriterLimits = .init(), logger: Logger) {
         precondition(limits.batchRequestsMax >= 1 && limits.queueRequestsMax >= limits.batchRequestsMax)
@@ -160,7 +159,6 @@ public final class Writer: @unchecked Sendable {
             precondition(answers.count == all.count, "one answer per request")
             publishHead()
             batchesCommitted += 1
-            requestsAnswered += all.count
             var i = 0
             for s in taken {
                 s.continuation.resume(returning: Array(answers[i..<(i + s.requests.count)]))

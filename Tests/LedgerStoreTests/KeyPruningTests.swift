@@ -9,7 +9,7 @@ import Testing
 /// (`CommitBatch.pruneKeysBefore`), through the `key_times` index: never by a full scan.
 @Suite struct KeyPruningTests {
     static func record(_ seq: UInt64, at ms: Int64) -> KeyRecord {
-        KeyRecord(seq: seq, digest: [UInt8](repeating: UInt8(seq), count: 32), ts: Instant(ms: ms), cost: 0)
+        KeyRecord(seq: seq, digest: [UInt8](repeating: UInt8(seq), count: 32), ts: Instant(ms: ms))
     }
 
     static func batch(_ keys: [(String, KeyRecord)], pruneBefore: Int64? = nil) -> CommitBatch {

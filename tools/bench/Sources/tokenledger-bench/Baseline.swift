@@ -14,8 +14,9 @@ struct BaselineResult {
 }
 
 /// What the daemon's storage does per batch, with nothing else: for each event a value of the daemon's size under a
-/// big-endian u64 seq with `MDB_APPEND` and a 56-byte idempotency record under a key shaped like the load's keys
-/// (`ccc-nnnnnnnnn`, connections interleaved, so not in key order), then one `head` meta record (40 bytes) and one
+/// big-endian u64 seq with `MDB_APPEND`, a 48-byte idempotency record under a key shaped like the load's keys
+/// (`ccc-nnnnnnnnn`, connections interleaved, so not in key order) and its `key_times` entry (event time ‖ key,
+/// empty value, for pruning), then one `head` meta record (40 bytes) and one
 /// durable commit. Single thread, no socket, no JSON, no hashing.
 func runBaseline(directory: String, config: BaselineConfig) throws -> BaselineResult {
     var options = EnvironmentOptions()
@@ -26,11 +27,14 @@ func runBaseline(directory: String, config: BaselineConfig) throws -> BaselineRe
     let eventsDB = try env.database("events")
     let keysDB = try env.database("idempotency")
     let metaDB = try env.database("meta")
+    let keyTimesDB = try env.database("key_times")
 
     var value = [UInt8](repeating: 0, count: max(config.eventBytes, 1))
     for i in value.indices { value[i] = UInt8(truncatingIfNeeded: i &* 131 &+ 7) }
     value[0] = 1  // the version byte
-    let record = [UInt8](repeating: 0x5A, count: 56)
+    let record = [UInt8](repeating: 0x5A, count: 48)
+    // The load runs on a manual clock that does not move: every key has the same event time.
+    let keyTimePrefix = BigEndian.bytes(UInt64(1_767_225_600_000))
     let headKey = Array("head".utf8)
     var headValue = [UInt8](repeating: 0xC3, count: 40)
 
@@ -48,7 +52,9 @@ func runBaseline(directory: String, config: BaselineConfig) throws -> BaselineRe
             for _ in 0..<config.batch {
                 seq += 1
                 try txn.put(eventsDB, BigEndian.bytes(seq), value, append: true)
-                try txn.put(keysDB, idempotencyKey(seq), record)
+                let key = idempotencyKey(seq)
+                try txn.put(keysDB, key, record)
+                try txn.put(keyTimesDB, keyTimePrefix + key, [])
             }
             headValue.replaceSubrange(0..<8, with: BigEndian.bytes(seq))
             try txn.put(metaDB, headKey, headValue)
