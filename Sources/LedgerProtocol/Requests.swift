@@ -9,6 +9,10 @@ public enum Op: String, Sendable, CaseIterable {
     case audit
     case verify
     case stats
+    case usage
+    case report
+    case subscribe
+    case rebuild
     case teamCreate = "team.create"
     case teamConfigure = "team.configure"
     case teamResume = "team.resume"
@@ -35,7 +39,9 @@ public enum Op: String, Sendable, CaseIterable {
     /// Ops that append events and so take an idempotency `key` (PROTOCOL §4).
     public var appends: Bool {
         switch self {
-        case .ping, .estimate, .check, .balance, .audit, .verify, .stats, .clockSet, .clockAdvance: false
+        case .ping, .estimate, .check, .balance, .audit, .verify, .stats, .clockSet, .clockAdvance, .usage, .report,
+            .subscribe, .rebuild:
+            false
         default: true
         }
     }
@@ -53,7 +59,7 @@ public enum Op: String, Sendable, CaseIterable {
         switch self {
         case .ping, .balance: [.admin, .gateway, .auditor]
         case .consume, .hold, .holdCommit, .holdRelease, .estimate, .check: [.admin, .gateway]
-        case .audit, .verify, .stats: [.admin, .auditor]
+        case .audit, .verify, .stats, .usage, .report, .subscribe: [.admin, .auditor]
         default: [.admin]
         }
     }
@@ -97,8 +103,43 @@ public struct AuditQuery: Sendable, Equatable {
     public init() {}
 }
 
+public enum ReportPeriod: String, Sendable, Equatable, CaseIterable {
+    case day, week, month
+}
+
+/// What a report row groups by within its bucket (PROTOCOL §5 `report`).
+public enum ReportDimension: String, Sendable, Equatable, CaseIterable {
+    case model, user, pod, task, operation
+}
+
+public struct ReportQuery: Sendable, Equatable {
+    public var team: ID
+    public var period: ReportPeriod
+    public var from: LocalDay?
+    public var to: LocalDay?
+    public var by: ReportDimension?
+    public var limit: Int = 1000
+    public static let limitMax = 10_000
+    public init(team: ID, period: ReportPeriod) {
+        self.team = team
+        self.period = period
+    }
+}
+
+public struct SubscribeQuery: Sendable, Equatable {
+    public var afterSeq: UInt64 = 0
+    public var team: ID?
+    public var types: Set<String>?
+    public init() {}
+}
+
 /// Reads that do not append.
 public enum Query: Sendable, Equatable {
+    case usage(team: ID, pod: ID?)
+    case report(ReportQuery)
+    case subscribe(SubscribeQuery)
+    /// `nil`: every projection.
+    case rebuild(projection: String?)
     case ping
     case estimate(model: ID, usage: Usage)
     case check(ConsumeCommand)
@@ -185,6 +226,19 @@ public enum RequestParser {
         }
     }
 
+    /// `types`: event types of PROTOCOL §6, OR-ed.
+    static func eventTypes(_ f: inout Fields) throws(Rejection) -> Set<String>? {
+        guard let types = try f.optionalArray("types") else { return nil }
+        var set = Set<String>()
+        for t in types {
+            guard case .string(let s) = t, EventBody.allTypes.contains(s) else {
+                throw .badRequest("\"types\" must list event types of PROTOCOL §6")
+            }
+            set.insert(s)
+        }
+        return set
+    }
+
     static func parseBody(_ op: Op, _ f: inout Fields) throws(Rejection) -> RequestBody {
         switch op {
         case .ping: return .query(.ping)
@@ -204,19 +258,29 @@ public enum RequestParser {
             q.model = try f.optionalID("model")
             q.task = try f.optionalID("task")
             q.user = try f.optionalID("user")
-            if let types = try f.optionalArray("types") {
-                var set = Set<String>()
-                for t in types {
-                    guard case .string(let s) = t, EventBody.allTypes.contains(s) else {
-                        throw .badRequest("\"types\" must list event types of PROTOCOL §6")
-                    }
-                    set.insert(s)
-                }
-                q.types = set
-            }
+            q.types = try eventTypes(&f)
             q.afterSeq = try f.optionalSeq("after_seq") ?? 0
             q.limit = Int(try f.optionalInt("limit", in: 1...Int64(AuditQuery.limitMax)) ?? 1000)
             return .query(.audit(q))
+        case .usage:
+            return .query(.usage(team: try f.id("team"), pod: try f.optionalID("pod")))
+        case .report:
+            var q = ReportQuery(team: try f.id("team"), period: try f.enumValue("period", ReportPeriod.self))
+            q.from = try f.optionalDay("from")
+            q.to = try f.optionalDay("to")
+            if let from = q.from, let to = q.to, from > to { throw .badRequest("\"from\" is after \"to\"") }
+            q.by = try f.optionalEnum("by", ReportDimension.self)
+            q.limit = Int(try f.optionalInt("limit", in: 1...Int64(ReportQuery.limitMax)) ?? 1000)
+            return .query(.report(q))
+        case .subscribe:
+            var q = SubscribeQuery()
+            q.afterSeq = try f.optionalSeq("after_seq") ?? 0
+            q.team = try f.optionalID("team")
+            q.types = try eventTypes(&f)
+            return .query(.subscribe(q))
+        case .rebuild:
+            let name = try f.optionalString("projection")
+            return .query(.rebuild(projection: name))
         case .verify:
             let from = try f.optionalSeq("from_seq")
             let to = try f.optionalSeq("to_seq")

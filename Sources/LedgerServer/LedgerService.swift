@@ -73,6 +73,9 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
                 continue
             }
             switch request.body {
+            case .query(.usage), .query(.report), .query(.subscribe), .query(.rebuild):
+                out[i] = Self.encode(
+                    id: request.id, .failure(Rejection(.unknownOp, "\(request.op.rawValue) is not served yet")))
             case .query(.audit), .query(.verify), .query(.stats):
                 await flush()
                 out[i] = Self.encode(id: request.id, await logRead(request.body))

@@ -319,8 +319,8 @@ public final class LedgerEngine {
             return moveClock(to: at, now: &now)
         case .clockAdvance(let seconds):
             return moveClock(to: Instant(ms: now.ms + seconds * 1000), now: &now)
-        case .audit, .verify, .stats:
-            return .failure(Rejection(.internal, "log reads are not served by the writer"))
+        case .audit, .verify, .stats, .usage, .report, .subscribe, .rebuild:
+            return .failure(Rejection(.internal, "log and read-model reads are not served by the writer"))
         }
     }
 

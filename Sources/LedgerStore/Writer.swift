@@ -42,6 +42,8 @@ public final class Writer: @unchecked Sendable {
     private let condition = NSCondition()
     private var queue = Queue()  // guarded by `condition`
     private let headBox: Mutex<LogHead>
+    /// Wakes subscribers and projectors when the head moves.
+    public let heads: HeadWatch
     private var thread: Thread?
     private let finished = DispatchSemaphore(value: 0)
 
@@ -53,6 +55,7 @@ public final class Writer: @unchecked Sendable {
         self.limits = limits
         self.logger = logger
         headBox = Mutex(LogHead(seq: engine.state.head, hash: engine.headHash))
+        heads = HeadWatch(seq: engine.state.head)
     }
 
     public var head: LogHead { headBox.withLock { $0 } }
@@ -165,6 +168,7 @@ public final class Writer: @unchecked Sendable {
                 i += s.requests.count
             }
         }
+        heads.close()
         logger.info("writer stopped", metadata: ["ledger.seq": "\(engine.state.head)"])
         finished.signal()
     }
@@ -172,6 +176,7 @@ public final class Writer: @unchecked Sendable {
     private func publishHead() {
         let h = LogHead(seq: engine.state.head, hash: engine.headHash)
         headBox.withLock { $0 = h }
+        heads.publish(h.seq)
     }
 
     /// When the writer should wake with no work: the scheduler's next instant (system clock),
