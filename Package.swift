@@ -43,9 +43,16 @@ let package = Package(
             ]
         ),
         .target(
+            name: "LedgerProjections",
+            dependencies: [
+                "LMDB", "LedgerCore", "LedgerProtocol", "LedgerStore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "LedgerServer",
             dependencies: [
-                "LedgerStore", "LedgerProtocol", "LedgerCore",
+                "LedgerStore", "LedgerProtocol", "LedgerCore", "LedgerProjections",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -54,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "tokenledgerd",
             dependencies: [
-                "LedgerServer", "LedgerStore", "LedgerCore",
+                "LedgerServer", "LedgerStore", "LedgerCore", "LedgerProjections",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -71,6 +78,10 @@ let package = Package(
         .target(name: "LedgerTestKit", dependencies: ["LedgerClient"]),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore", "LedgerProtocol"]),
+        .testTarget(
+            name: "LedgerProjectionsTests",
+            dependencies: ["LedgerProjections", "LedgerStore", "LedgerCore", "LedgerProtocol", "LMDB", "LedgerTestKit"]
+        ),
         .testTarget(name: "LedgerStoreTests", dependencies: ["LedgerStore", "LedgerCore", "LMDB", "LedgerTestKit"]),
         .testTarget(
             name: "LedgerServerTests",

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import LedgerCore
+import LedgerProjections
 import LedgerProtocol
 import LedgerStore
 import Logging
@@ -15,11 +16,21 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
     let logger: Logger
     let started = Date()
     let manualClock: Bool
+    let views: ProjectionHub?
+    let queries: ViewQueries?
+    /// How long `usage` and `report` wait for the read models to reach the head seen on arrival.
+    let readWaitMs: Int
     /// Set once the server exists; reports live connections for `stats`.
     public var connectionCount: @Sendable () -> Int = { 0 }
     private let readQueue = DispatchQueue(label: "tokenledger.log-reads", attributes: .concurrent)
 
-    public init(writer: Writer, reader: LogReader, roles: RoleMap, manualClock: Bool, logger: Logger) {
+    public init(
+        writer: Writer, reader: LogReader, roles: RoleMap, manualClock: Bool, views: ProjectionHub? = nil,
+        readWaitMs: Int = 1000, logger: Logger
+    ) {
+        self.views = views
+        self.queries = views.map { ViewQueries(store: $0.store) }
+        self.readWaitMs = readWaitMs
         self.writer = writer
         self.reader = reader
         self.roles = roles
@@ -73,7 +84,10 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
                 continue
             }
             switch request.body {
-            case .query(.usage), .query(.report), .query(.subscribe), .query(.rebuild):
+            case .query(.usage), .query(.report), .query(.rebuild):
+                await flush()
+                out[i] = Self.encode(id: request.id, await viewRead(request.body))
+            case .query(.subscribe):
                 out[i] = Self.encode(
                     id: request.id, .failure(Rejection(.unknownOp, "\(request.op.rawValue) is not served yet")))
             case .query(.audit), .query(.verify), .query(.stats):
@@ -113,13 +127,76 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
         }
     }
 
+    /// `usage` and `report` wait (up to `--read-wait-ms`) until every read model has folded
+    /// the head seen on arrival, then read in one transaction; `rebuild` runs to its end.
+    private func viewRead(_ body: RequestBody) async -> EngineAnswer {
+        guard let views, let queries else { return .failure(Rejection(.unavailable, "the read models are not running")) }
+        if case .query(.rebuild(let name)) = body {
+            var names: [ProjectionName] = []
+            if let name {
+                guard let n = ProjectionName(rawValue: name) else {
+                    let known = ProjectionName.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
+                    return .failure(.badRequest("\"projection\" must be one of \(known)"))
+                }
+                names = [n]
+            }
+            do {
+                let r = try await views.rebuild(names)
+                logger.notice(
+                    "rebuilt read models",
+                    metadata: ["projections": "\(r.rebuilt.map(\.rawValue))", "ledger.seq": "\(r.events)"])
+                return .success([
+                    "rebuilt": .array(r.rebuilt.map { .string($0.rawValue) }), "events": .int(r.events),
+                    "seconds": .number(JSONNumber(lexeme: String(format: "%.3f", r.seconds))),
+                ])
+            } catch let e as ProjectionHub.RebuildError {
+                return .failure(Rejection(.unavailable, e.description))
+            } catch {
+                return .failure(Rejection(.unavailable, "rebuild failed: \(error)"))
+            }
+        }
+        let head = writer.head.seq
+        guard await views.waitFor(head, timeoutMs: readWaitMs) else {
+            let at = views.positions.values.min() ?? 0
+            return .failure(
+                Rejection(
+                    .unavailable,
+                    "the read models are behind (at seq \(at), head \(head)) after waiting \(readWaitMs) ms"))
+        }
+        return await withCheckedContinuation { (c: CheckedContinuation<EngineAnswer, Never>) in
+            readQueue.async {
+                do {
+                    switch body {
+                    case .query(.usage(let team, let pod)):
+                        c.resume(returning: .success(try queries.usage(team: team, pod: pod)))
+                    case .query(.report(let q)):
+                        c.resume(returning: .success(try queries.report(q)))
+                    default:
+                        c.resume(returning: .failure(Rejection(.internal, "not a read-model read")))
+                    }
+                } catch let r as Rejection {
+                    c.resume(returning: .failure(r))
+                } catch {
+                    c.resume(returning: .failure(Rejection(.unavailable, "read models unavailable: \(error)")))
+                }
+            }
+        }
+    }
+
     private func stats(head: LogHead) -> JSONObject {
         let usage = reader.storage.usage()
         return [
             "seq": .int(head.seq),
             "head_hash": .string(HashChain.hex(head.hash)),
             "events": .int(head.seq),
-            "projections": .object([:]),
+            "projections": .object(
+                JSONObject(
+                    (views?.positions ?? [:]).sorted { $0.key < $1.key }.map { name, seq in
+                        (
+                            key: name.rawValue,
+                            value: .object(["seq": .int(seq), "lag": .int(head.seq > seq ? head.seq - seq : 0)])
+                        )
+                    })),
             "connections": .int(connectionCount()),
             "uptime_s": .int(Int64(Date().timeIntervalSince(started))),
             "map_size": .int(usage.mapSize),

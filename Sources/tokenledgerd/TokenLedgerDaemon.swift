@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LedgerCore
+import LedgerProjections
 import LedgerServer
 import LedgerStore
 import Logging
@@ -162,15 +163,21 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
             ])
 
         let writer = Writer(engine: engine, logger: logger)
+        let viewStore = try ViewStore(directory: data + "/views")
+        if let why = viewStore.discarded {
+            logger.warning("read models start over from the log", metadata: ["reason": "\(why)"])
+        }
+        let views = try ProjectionHub(store: viewStore, log: storage, heads: writer.heads, logger: logger)
         let service = LedgerService(
             writer: writer, reader: LogReader(storage: storage), roles: roles, manualClock: clock.manual != nil,
-            logger: logger)
+            views: views, readWaitMs: readWaitMs, logger: logger)
         let server = UnixSocketServer(
             config: ServerConfig(
                 socketPath: socket, socketGroup: socketGroup, maxLineBytes: maxLine, maxConnections: maxConnections),
             handler: service, logger: logger)
         service.connectionCount = { server.connectionCount }
         writer.start()
+        views.start()
         do {
             try await server.start()
         } catch {
@@ -185,6 +192,7 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         // Requests not yet started are answered `unavailable`; the batch being committed finishes.
         writer.stop()
         await server.shutdown()
+        await views.stop()
         storage.env.close()
         withExtendedLifetime(lock) {}
         logger.info("stopped", metadata: ["ledger.seq": "\(engine.state.head)"])

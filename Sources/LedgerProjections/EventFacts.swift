@@ -1,0 +1,274 @@
+import LedgerCore
+
+/// The event types the read models fold. Everything else only moves the log.
+public enum FactKind: UInt8, Sendable {
+    case other
+    case teamCreated
+    case cycleStarted
+    case consumed
+    case holdCommitted
+    case reversed
+    case podCreated
+    case podConfigured
+    case podArchived
+    case podResumed
+
+    init(type: UnsafeBufferPointer<UInt8>) {
+        switch String(decoding: type, as: UTF8.self) {
+        case "team_created": self = .teamCreated
+        case "cycle_started": self = .cycleStarted
+        case "consumed": self = .consumed
+        case "hold_committed": self = .holdCommitted
+        case "reversed": self = .reversed
+        case "pod_created": self = .podCreated
+        case "pod_configured": self = .podConfigured
+        case "pod_archived": self = .podArchived
+        case "pod_resumed": self = .podResumed
+        default: self = .other
+        }
+    }
+
+    /// Consumption that counts in the read models.
+    public var isUsage: Bool { self == .consumed || self == .holdCommitted }
+}
+
+/// What the read models need of one event, read straight from its stored canonical bytes.
+/// Ids are kept as bytes: they become row keys as they are.
+public struct EventFacts: Sendable, Equatable {
+    public var seq: UInt64 = 0
+    public var kind: FactKind = .other
+    public var team: [UInt8]?
+    public var user: [UInt8]?
+    public var pod: [UInt8]?
+    public var task: [UInt8]?
+    public var model: [UInt8]?
+    public var operation: [UInt8]?
+    /// `YYYY-MM-DD`, the team's local day of a consumption.
+    public var day: [UInt8]?
+    public var inputTokens: Int64 = 0
+    public var outputTokens: Int64 = 0
+    public var cost: Int64 = 0
+    public var amount: Int64 = 0
+    public var reversesSeq: UInt64 = 0
+    public var uncountCycle = false
+    public var budget: Int64 = -1
+    public var budgetAction: [UInt8]?
+    public var timezone: [UInt8]?
+    public var cycleStart: [UInt8]?
+
+    public init() {}
+}
+
+public struct FactsError: Error, Sendable, CustomStringConvertible {
+    public var seq: UInt64
+    public var description: String { "event \(seq) is unreadable" }
+}
+
+/// Reads `EventFacts` from an event's RFC 8785 bytes in one pass, without building a JSON
+/// tree: only top-level members are looked at, nested values are skipped. A string with an
+/// escape (never in ids the daemon wrote, but allowed) falls back to the full parser.
+public enum FactScanner {
+    public static func facts(_ bytes: [UInt8], seq: UInt64) throws(FactsError) -> EventFacts {
+        let fast: EventFacts?? = bytes.withUnsafeBufferPointer { buf in scan(buf) }
+        switch fast {
+        case .some(.some(var f)):
+            f.seq = seq
+            return f
+        case .some(.none):
+            return try slow(bytes, seq: seq)
+        case .none:
+            throw FactsError(seq: seq)
+        }
+    }
+
+    /// `nil`: malformed; `.some(nil)`: needs the full parser.
+    static func scan(_ b: UnsafeBufferPointer<UInt8>) -> EventFacts?? {
+        var f = EventFacts()
+        var i = 0
+        let n = b.count
+        @inline(__always) func skipSpace() {
+            while i < n, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 }
+        }
+        /// Scans a string at `i` (the opening quote); returns its content range, or nil on an escape.
+        func string() -> Range<Int>?? {
+            guard i < n, b[i] == UInt8(ascii: "\"") else { return .none }
+            let start = i + 1
+            var j = start
+            while j < n {
+                let c = b[j]
+                if c == UInt8(ascii: "\"") {
+                    i = j + 1
+                    return .some(start..<j)
+                }
+                if c == UInt8(ascii: "\\") { return .some(nil) }
+                j += 1
+            }
+            return .none
+        }
+        func integer() -> Int64? {
+            var neg = false
+            if i < n, b[i] == UInt8(ascii: "-") {
+                neg = true
+                i += 1
+            }
+            var v: Int64 = 0
+            var digits = 0
+            while i < n, b[i] >= 0x30, b[i] <= 0x39 {
+                let (m, o1) = v.multipliedReportingOverflow(by: 10)
+                let (a, o2) = m.addingReportingOverflow(Int64(b[i] - 0x30))
+                if o1 || o2 { return nil }
+                v = a
+                digits += 1
+                i += 1
+            }
+            guard digits > 0 else { return nil }
+            // A fraction or exponent is not an event integer: let the caller skip the rest.
+            return neg ? -v : v
+        }
+        /// Skips any value; false when malformed.
+        func skipValue() -> Bool {
+            guard i < n else { return false }
+            switch b[i] {
+            case UInt8(ascii: "\""):
+                // Strings may hold escapes here: skip them properly.
+                i += 1
+                while i < n {
+                    if b[i] == UInt8(ascii: "\\") {
+                        i += 2
+                        continue
+                    }
+                    if b[i] == UInt8(ascii: "\"") {
+                        i += 1
+                        return true
+                    }
+                    i += 1
+                }
+                return false
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                var depth = 0
+                while i < n {
+                    let c = b[i]
+                    if c == UInt8(ascii: "\"") {
+                        if !skipValue() { return false }
+                        continue
+                    }
+                    if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") { depth += 1 }
+                    if c == UInt8(ascii: "}") || c == UInt8(ascii: "]") {
+                        depth -= 1
+                        if depth == 0 {
+                            i += 1
+                            return true
+                        }
+                    }
+                    i += 1
+                }
+                return false
+            default:
+                while i < n, b[i] != UInt8(ascii: ","), b[i] != UInt8(ascii: "}") { i += 1 }
+                return true
+            }
+        }
+        func bytes(_ r: Range<Int>) -> [UInt8] { Array(b[r]) }
+        func equals(_ r: Range<Int>, _ s: StaticString) -> Bool {
+            guard r.count == s.utf8CodeUnitCount else { return false }
+            let p = s.utf8Start
+            for k in 0..<r.count where b[r.lowerBound + k] != p[k] { return false }
+            return true
+        }
+
+        skipSpace()
+        guard i < n, b[i] == UInt8(ascii: "{") else { return .none }
+        i += 1
+        skipSpace()
+        if i < n, b[i] == UInt8(ascii: "}") { return .some(f) }
+        while true {
+            skipSpace()
+            guard let keyScan = string() else { return .none }
+            guard let key = keyScan else { return .some(nil) }
+            skipSpace()
+            guard i < n, b[i] == UInt8(ascii: ":") else { return .none }
+            i += 1
+            skipSpace()
+            guard i < n else { return .none }
+            let c = b[i]
+            if c == UInt8(ascii: "\"") {
+                guard let valueScan = string() else { return .none }
+                guard let v = valueScan else { return .some(nil) }
+                switch key.count {
+                case 3 where equals(key, "day"): f.day = bytes(v)
+                case 4 where equals(key, "team"): f.team = bytes(v)
+                case 4 where equals(key, "user"): f.user = bytes(v)
+                case 4 where equals(key, "type"): f.kind = FactKind(type: UnsafeBufferPointer(rebasing: b[v]))
+                case 3 where equals(key, "pod"): f.pod = bytes(v)
+                case 4 where equals(key, "task"): f.task = bytes(v)
+                case 5 where equals(key, "model"): f.model = bytes(v)
+                case 9 where equals(key, "operation"): f.operation = bytes(v)
+                case 8 where equals(key, "timezone"): f.timezone = bytes(v)
+                case 11 where equals(key, "cycle_start"): f.cycleStart = bytes(v)
+                case 13 where equals(key, "budget_action"): f.budgetAction = bytes(v)
+                default: break
+                }
+            } else if c == UInt8(ascii: "-") || (c >= 0x30 && c <= 0x39) {
+                let start = i
+                guard let v = integer() else { return .none }
+                switch key.count {
+                case 4 where equals(key, "cost"): f.cost = v
+                case 6 where equals(key, "amount"): f.amount = v
+                case 6 where equals(key, "budget"): f.budget = v
+                case 12 where equals(key, "input_tokens"): f.inputTokens = v
+                case 13 where equals(key, "output_tokens"): f.outputTokens = v
+                case 12 where equals(key, "reverses_seq"): f.reversesSeq = UInt64(max(0, v))
+                default: break
+                }
+                if i < n, b[i] != UInt8(ascii: ","), b[i] != UInt8(ascii: "}") {
+                    i = start
+                    guard skipValue() else { return .none }
+                }
+            } else if c == UInt8(ascii: "t") || c == UInt8(ascii: "f") {
+                let isTrue = c == UInt8(ascii: "t")
+                guard skipValue() else { return .none }
+                if equals(key, "uncount_cycle") { f.uncountCycle = isTrue }
+            } else {
+                guard skipValue() else { return .none }
+            }
+            skipSpace()
+            guard i < n else { return .none }
+            if b[i] == UInt8(ascii: ",") {
+                i += 1
+                continue
+            }
+            guard b[i] == UInt8(ascii: "}") else { return .none }
+            return .some(f)
+        }
+    }
+
+    /// The full parser, for events whose strings hold escapes.
+    static func slow(_ bytes: [UInt8], seq: UInt64) throws(FactsError) -> EventFacts {
+        guard case .object(let o)? = try? JSONParser.parse(bytes) else { throw FactsError(seq: seq) }
+        var f = EventFacts()
+        f.seq = seq
+        func s(_ k: String) -> [UInt8]? { o[k]?.stringValue.map { Array($0.utf8) } }
+        func int(_ k: String) -> Int64? { o[k]?.numberValue?.int64 }
+        if let t = o["type"]?.stringValue {
+            f.kind = Array(t.utf8).withUnsafeBufferPointer { FactKind(type: $0) }
+        }
+        f.team = s("team")
+        f.user = s("user")
+        f.pod = s("pod")
+        f.task = s("task")
+        f.model = s("model")
+        f.operation = s("operation")
+        f.day = s("day")
+        f.timezone = s("timezone")
+        f.cycleStart = s("cycle_start")
+        f.budgetAction = s("budget_action")
+        f.cost = int("cost") ?? 0
+        f.amount = int("amount") ?? 0
+        f.budget = int("budget") ?? -1
+        f.inputTokens = int("input_tokens") ?? 0
+        f.outputTokens = int("output_tokens") ?? 0
+        f.reversesSeq = UInt64(max(0, int("reverses_seq") ?? 0))
+        f.uncountCycle = o["uncount_cycle"]?.boolValue ?? false
+        return f
+    }
+}
