@@ -82,7 +82,10 @@ let package = Package(
             name: "LedgerProjectionsTests",
             dependencies: ["LedgerProjections", "LedgerStore", "LedgerCore", "LedgerProtocol", "LMDB", "LedgerTestKit"]
         ),
-        .testTarget(name: "LedgerStoreTests", dependencies: ["LedgerStore", "LedgerCore", "LMDB", "LedgerTestKit"]),
+        .testTarget(
+            name: "LedgerStoreTests",
+            dependencies: ["LedgerStore", "LedgerCore", "LMDB", "LedgerTestKit", "LedgerProjections"]
+        ),
         .testTarget(
             name: "LedgerServerTests",
             dependencies: [
