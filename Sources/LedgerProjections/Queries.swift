@@ -29,6 +29,26 @@ public struct ViewQueries: Sendable {
         try txn.get(pods, RowDelta.key(team: team, Rows.zone)) != nil
     }
 
+    // MARK: audit
+
+    /// The smallest seq ≥ `from` that may hold an event of `team`, from the `audit_teams`
+    /// index; nil when `from` is past what the index has folded (the log must be read).
+    public func teamSeq(team: ID, from: UInt64) -> UInt64? {
+        try? store.env.read { txn -> UInt64? in
+            let (active, folded) = try store.position(.auditTeams, txn)
+            guard from <= folded else { return nil }
+            let db = store.pairs[.auditTeams]![active]
+            let base = RowDelta.key(team: Array(team.string.utf8), [UInt8(ascii: "b")])
+            return try txn.withCursor(db) { cursor -> UInt64 in
+                guard let e = try cursor.seek(atLeast: base + BigEndian.bytes(from >> Rows.blockShift)),
+                    e.key.count == base.count + 8, e.key.starts(with: base)
+                else { return folded + 1 }
+                let start = BigEndian.uint64(UnsafeRawBufferPointer(rebasing: e.key[base.count...])) << Rows.blockShift
+                return start > folded ? folded + 1 : max(from, start)
+            }
+        }
+    }
+
     // MARK: usage
 
     public func usage(team: ID, pod: ID?) throws -> JSONObject {

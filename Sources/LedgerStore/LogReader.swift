@@ -9,7 +9,16 @@ public struct LogReader: Sendable {
     public var auditScanMax = 100_000
     static let chunk = 1024
 
-    public init(storage: any LogStorage) { self.storage = storage }
+    /// The smallest seq ≥ `from` that may hold an event of `team` (a team index kept by the
+    /// read models; nil when it knows nothing), and the size of the blocks it indexes.
+    public typealias TeamIndex = @Sendable (_ team: ID, _ from: UInt64) -> UInt64?
+    public var teamIndex: TeamIndex?
+    public var teamIndexBlock: UInt64 = 1024
+
+    public init(storage: any LogStorage, teamIndex: TeamIndex? = nil) {
+        self.storage = storage
+        self.teamIndex = teamIndex
+    }
 
     /// Matching events after `q.afterSeq`, up to the head seen on arrival.
     public func audit(_ q: AuditQuery, head: UInt64) throws -> JSONObject {
@@ -18,7 +27,18 @@ public struct LogReader: Sendable {
         var scanned = 0
         var reachedEnd = next >= head
         scan: while !reachedEnd {
-            let chunk = try storage.events(from: next + 1, limit: LogReader.chunk)
+            var limit = LogReader.chunk
+            if let team = q.team, let index = teamIndex, let from = index(team, next + 1) {
+                // Skip the blocks that hold nothing of the team; read at most to a block's end.
+                if from > head {
+                    next = head
+                    reachedEnd = true
+                    break scan
+                }
+                next = max(next, from - 1)
+                limit = Int(min(UInt64(limit), teamIndexBlock - (next % teamIndexBlock)))
+            }
+            let chunk = try storage.events(from: next + 1, limit: limit)
             if chunk.isEmpty { break }
             for stored in chunk {
                 if stored.seq > head {

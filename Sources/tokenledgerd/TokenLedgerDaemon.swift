@@ -168,8 +168,10 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
             logger.warning("read models start over from the log", metadata: ["reason": "\(why)"])
         }
         let views = try ProjectionHub(store: viewStore, log: storage, heads: writer.heads, logger: logger)
+        let teamIndex = ViewQueries(store: viewStore)
+        let reader = LogReader(storage: storage) { team, from in teamIndex.teamSeq(team: team, from: from) }
         let service = LedgerService(
-            writer: writer, reader: LogReader(storage: storage), roles: roles, manualClock: clock.manual != nil,
+            writer: writer, reader: reader, roles: roles, manualClock: clock.manual != nil,
             views: views, readWaitMs: readWaitMs, logger: logger)
         let server = UnixSocketServer(
             config: ServerConfig(
