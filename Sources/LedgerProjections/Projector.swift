@@ -272,8 +272,8 @@ public final class ProjectionHub: @unchecked Sendable {
         public var description: String { "a rebuild is already running" }
     }
 
-    /// Rebuilds the named projections (all when empty) from the log into their shadows,
-    /// while the live ones keep serving, then swaps each in.
+    /// Rebuilds the named projections (all when empty) from the log into their shadows, in
+    /// one pass over the log, while the live ones keep serving; then swaps each in.
     public func rebuild(_ names: [ProjectionName]) async throws -> RebuildResult {
         let busy = rebuildRunning.withLock { running in
             if running { return true }
@@ -283,28 +283,32 @@ public final class ProjectionHub: @unchecked Sendable {
         if busy { throw RebuildError.busy }
         defer { rebuildRunning.withLock { $0 = false } }
         let started = Date()
-        var events: UInt64 = 0
         let list = names.isEmpty ? ProjectionName.allCases : names
+        var shadows: [ProjectionName: Int] = [:]
         for n in list {
-            let p = projectors[n]!
-            guard let shadow = await p.beginRebuild() else { throw RebuildError.busy }
-            do {
-                let store = self.store
-                let log = self.log
-                let (folder, seq) = try await Self.onThread {
-                    try ProjectionHub.bulk(n, into: shadow, store: store, log: log, progress: { _, _ in })
-                }
-                try await p.finishRebuild(shadow: shadow, shadowSeq: seq, folder: folder)
-                events = max(events, seq)
-                logger.info(
-                    "read model rebuilt",
-                    metadata: ["projection": "\(n.rawValue)", "ledger.seq": "\(seq)"])
-            } catch {
-                await p.abandonRebuild()
-                throw error
+            guard let shadow = await projectors[n]!.beginRebuild() else {
+                for m in shadows.keys { await projectors[m]!.abandonRebuild() }
+                throw RebuildError.busy
             }
+            shadows[n] = shadow
         }
-        return RebuildResult(rebuilt: list, events: events, seconds: Date().timeIntervalSince(started))
+        do {
+            let store = self.store
+            let log = self.log
+            let targets = shadows
+            let (folders, seq) = try await Self.onThread {
+                try ProjectionHub.bulk(targets, store: store, log: log, progress: { _, _ in })
+            }
+            for n in list {
+                try await projectors[n]!.finishRebuild(shadow: shadows[n]!, shadowSeq: seq, folder: folders[n]!)
+            }
+            logger.info(
+                "read models rebuilt", metadata: ["projections": "\(list.map(\.rawValue))", "ledger.seq": "\(seq)"])
+            return RebuildResult(rebuilt: list, events: seq, seconds: Date().timeIntervalSince(started))
+        } catch {
+            for n in list { await projectors[n]!.abandonRebuild() }
+            throw error
+        }
     }
 
     static func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
@@ -318,56 +322,61 @@ public final class ProjectionHub: @unchecked Sendable {
         }
     }
 
-    /// Folds the whole log (up to its head now) into the shadow database `shadow` of `name`,
-    /// in bounded steps. Returns the fold state and the last seq folded.
+    /// Folds the whole log (up to its head now) into the given shadow database of each
+    /// projection: the log is read and scanned once for all of them, and written in bounded
+    /// steps. Returns the fold states and the last seq folded.
     public static func bulk(
-        _ name: ProjectionName, into shadow: Int, store: ViewStore, log: any LogStorage,
+        _ targets: [ProjectionName: Int], store: ViewStore, log: any LogStorage,
         progress: (UInt64, UInt64) -> Void
-    ) throws -> (Folder, UInt64) {
-        let db = store.pairs[name]![shadow]
-        try store.env.write { txn in try txn.clear(db) }
+    ) throws -> ([ProjectionName: Folder], UInt64) {
+        let names = targets.keys.sorted()
+        let dbs = names.map { store.pairs[$0]![targets[$0]!] }
+        try store.env.write { txn in for db in dbs { try txn.clear(db) } }
         let head = try log.head().seq
-        var folder = Folder(name: name)
-        var delta = RowDelta()
+        var folders = names.map { Folder(name: $0) }
+        var deltas = names.map { _ in RowDelta() }
         var seq: UInt64 = 0
         var sinceFlush = 0
         func flush() throws {
-            try store.env.write { txn in try delta.write(into: &txn, db) }
-            delta = RowDelta()
+            try store.env.write { txn in
+                for k in names.indices { try deltas[k].write(into: &txn, dbs[k]) }
+            }
+            deltas = names.map { _ in RowDelta() }
             sinceFlush = 0
         }
         while seq < head {
             let chunk = try FactChunk.read(log, from: seq + 1, to: head, limit: 8192)
             guard !chunk.facts.isEmpty else { break }
-            for f in chunk.facts {
-                folder.fold(f, original: chunk.originals[f.reversesSeq], into: &delta) { _ in nil }
+            for k in names.indices {
+                for f in chunk.facts {
+                    folders[k].fold(f, original: chunk.originals[f.reversesSeq], into: &deltas[k]) { _ in nil }
+                }
             }
             seq = chunk.lastSeq
             sinceFlush += chunk.facts.count
-            if sinceFlush >= 262_144 || delta.rows >= 200_000 { try flush() }
+            if sinceFlush >= 262_144 || deltas.contains(where: { $0.rows >= 200_000 }) { try flush() }
             progress(seq, head)
         }
         try flush()
-        return (folder, seq)
+        return (Dictionary(uniqueKeysWithValues: zip(names, folders)), seq)
     }
 
     /// Rebuilds with no daemon running (`tokenledger rebuild --data DIR`).
     public static func rebuildOffline(
         _ names: [ProjectionName], store: ViewStore, log: any LogStorage,
-        progress: (ProjectionName, UInt64, UInt64) -> Void
+        progress: (UInt64, UInt64) -> Void
     ) throws -> UInt64 {
-        var events: UInt64 = 0
-        for n in names.isEmpty ? ProjectionName.allCases : names {
-            let shadow = 1 - (try store.position(n).active)
-            let (_, seq) = try bulk(n, into: shadow, store: store, log: log) { progress(n, $0, $1) }
-            try store.env.write { txn in
+        var targets: [ProjectionName: Int] = [:]
+        for n in names.isEmpty ? ProjectionName.allCases : names { targets[n] = 1 - (try store.position(n).active) }
+        let (_, seq) = try bulk(targets, store: store, log: log, progress: progress)
+        try store.env.write { txn in
+            for (n, shadow) in targets {
                 try store.setPosition(n, active: shadow, checkpoint: seq, &txn)
                 try txn.clear(store.pairs[n]![1 - shadow])
             }
-            events = max(events, seq)
         }
         store.closeClean()
-        return events
+        return seq
     }
 }
 

@@ -27,7 +27,7 @@ import Testing
         let head = try h.storage.head().seq
         let scratch = try ScratchDirectory()
         let store = try ViewStore(directory: scratch.path, mapSizeBytes: 1 << 22)
-        _ = try ProjectionHub.rebuildOffline([.auditTeams], store: store, log: h.storage) { _, _, _ in }
+        _ = try ProjectionHub.rebuildOffline([.auditTeams], store: store, log: h.storage) { _, _ in }
         let queries = ViewQueries(store: store)
 
         var plain = LogReader(storage: h.storage)

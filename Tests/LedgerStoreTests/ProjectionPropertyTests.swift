@@ -59,7 +59,7 @@ import Testing
         // Rebuild from seq 1.
         let rebuiltDir = try ScratchDirectory()
         let rebuilt = try ViewStore(directory: rebuiltDir.path, mapSizeBytes: 1 << 24)
-        _ = try ProjectionHub.rebuildOffline([], store: rebuilt, log: log) { _, _, _ in }
+        _ = try ProjectionHub.rebuildOffline([], store: rebuilt, log: log) { _, _ in }
 
         for name in ProjectionName.allCases {
             let a = try rows(live, name)

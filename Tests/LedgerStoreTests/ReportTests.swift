@@ -56,7 +56,7 @@ import Testing
             ok(#"{"op":"reverse","key":"r2","seq":\#(c5),"reason":"refund"}"#)
             scratch = try ScratchDirectory()
             let store = try ViewStore(directory: scratch.path, mapSizeBytes: 1 << 22)
-            _ = try ProjectionHub.rebuildOffline([], store: store, log: h.storage) { _, _, _ in }
+            _ = try ProjectionHub.rebuildOffline([], store: store, log: h.storage) { _, _ in }
             queries = ViewQueries(store: store)
         }
 
