@@ -28,7 +28,12 @@ public enum Rows {
     public static func dimensionByte(_ d: ReportDimensionKey) -> UInt8 { d.rawValue }
     /// `dim ‖ day ‖ key` (key empty: the event has no such field).
     static func report(_ d: ReportDimensionKey, day: [UInt8], key: [UInt8]?) -> [UInt8] {
-        [d.rawValue] + day + (key ?? [])
+        var out = [UInt8]()
+        out.reserveCapacity(11 + (key?.count ?? 0))
+        out.append(d.rawValue)
+        out.append(contentsOf: day)
+        if let key { out.append(contentsOf: key) }
+        return out
     }
 
     // pods: `f…` rows are configuration and survive a cycle; `c…` rows belong to the cycle.
@@ -103,7 +108,7 @@ public struct PodConfig: Sendable, Equatable {
 /// `team_created` fills (and a restarted projector refills from its `fz` row on demand).
 public struct Folder: Sendable {
     public let name: ProjectionName
-    var zones: [[UInt8]: ZoneCalendar] = [:]
+    var zones: [RowKey: ZoneCalendar] = [:]
 
     public init(name: ProjectionName) { self.name = name }
 
@@ -154,7 +159,7 @@ public struct Folder: Sendable {
         case .teamCreated:
             let tz = f.timezone ?? Array("UTC".utf8)
             d.set(team: team, Rows.zone, tz)
-            zones[team] = ZoneCalendar(identifier: String(decoding: tz, as: UTF8.self)) ?? .utc
+            zones[RowKey(team)] = ZoneCalendar(identifier: String(decoding: tz, as: UTF8.self)) ?? .utc
         case .cycleStarted:
             d.clear(team: team, prefix: Rows.cyclePrefix)
             if let start = f.cycleStart.flatMap({ Instant(rfc3339: String(decoding: $0, as: UTF8.self)) }) {
@@ -187,9 +192,9 @@ public struct Folder: Sendable {
     }
 
     mutating func zone(_ team: [UInt8], _ d: RowDelta, _ stored: ([UInt8]) -> [UInt8]?) -> ZoneCalendar {
-        if let z = zones[team] { return z }
+        if let z = zones[RowKey(team)] { return z }
         let z = (d.pendingSet(team: team, Rows.zone) ?? stored(team)).flatMap { ZoneCalendar(identifier: String(decoding: $0, as: UTF8.self)) } ?? .utc
-        zones[team] = z
+        zones[RowKey(team)] = z
         return z
     }
 }

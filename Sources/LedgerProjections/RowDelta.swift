@@ -47,11 +47,11 @@ public struct Counters: Sendable, Equatable {
 public struct RowDelta: Sendable {
     struct TeamPart: Sendable {
         var clearPrefixes: [[UInt8]] = []
-        var sets: [[UInt8]: [UInt8]] = [:]
-        var adds: [[UInt8]: Counters] = [:]
+        var sets: [RowKey: [UInt8]] = [:]
+        var adds: [RowKey: Counters] = [:]
     }
 
-    var teams: [[UInt8]: TeamPart] = [:]
+    var teams: [RowKey: TeamPart] = [:]
     /// Rows gathered, to bound memory: the runner writes the chunk out when it grows large.
     public private(set) var rows = 0
 
@@ -61,6 +61,7 @@ public struct RowDelta: Sendable {
 
     /// `rest` must not start with the team: the key is `team ‖ 0 ‖ rest`.
     public mutating func add(team: [UInt8], _ rest: [UInt8], _ c: Counters) {
+        let rest = RowKey(rest)
         rows += modify(team) { p in
             if let i = p.adds.index(forKey: rest) {
                 p.adds.values[i] += c
@@ -72,15 +73,15 @@ public struct RowDelta: Sendable {
     }
 
     public mutating func set(team: [UInt8], _ rest: [UInt8], _ value: [UInt8]) {
-        rows += modify(team) { p in p.sets.updateValue(value, forKey: rest) == nil ? 1 : 0 }
+        rows += modify(team) { p in p.sets.updateValue(value, forKey: RowKey(rest)) == nil ? 1 : 0 }
     }
 
     /// Removes every stored row of the team under `prefix`, and what this delta gathered there.
     public mutating func clear(team: [UInt8], prefix: [UInt8]) {
         rows -= modify(team) { p in
             let before = p.adds.count + p.sets.count
-            p.adds = p.adds.filter { !$0.key.starts(with: prefix) }
-            p.sets = p.sets.filter { !$0.key.starts(with: prefix) }
+            p.adds = p.adds.filter { !$0.key.bytes.starts(with: prefix) }
+            p.sets = p.sets.filter { !$0.key.bytes.starts(with: prefix) }
             if !p.clearPrefixes.contains(prefix) { p.clearPrefixes.append(prefix) }
             return before - (p.adds.count + p.sets.count)
         }
@@ -88,11 +89,11 @@ public struct RowDelta: Sendable {
 
     /// A pending set, for folds that read what they wrote earlier in the chunk.
     public func pendingSet(team: [UInt8], _ rest: [UInt8]) -> [UInt8]? {
-        teams[team]?.sets[rest]
+        teams[RowKey(team)]?.sets[RowKey(rest)]
     }
 
     private mutating func modify(_ team: [UInt8], _ body: (inout TeamPart) -> Int) -> Int {
-        body(&teams[team, default: TeamPart()])
+        body(&teams[RowKey(team), default: TeamPart()])
     }
 
     public static func key(team: [UInt8], _ rest: [UInt8]) -> [UInt8] {
@@ -107,8 +108,9 @@ public struct RowDelta: Sendable {
     /// Writes the delta into `db`: clears first, then sets, then additions (a row whose
     /// figures all come to zero is deleted, so live folding and a rebuild store the same rows).
     public func write(into txn: inout WriteTransaction, _ db: Database) throws {
-        for team in teams.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-            let p = teams[team]!
+        for teamKey in teams.keys.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) {
+            let p = teams[teamKey]!
+            let team = teamKey.bytes
             for prefix in p.clearPrefixes {
                 let start = RowDelta.key(team: team, prefix)
                 try txn.withCursor(db) { cursor in
@@ -119,11 +121,11 @@ public struct RowDelta: Sendable {
                     }
                 }
             }
-            for (rest, value) in p.sets.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
-                try txn.put(db, RowDelta.key(team: team, rest), value)
+            for (rest, value) in p.sets.sorted(by: { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }) {
+                try txn.put(db, RowDelta.key(team: team, rest.bytes), value)
             }
-            for (rest, add) in p.adds.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
-                let key = RowDelta.key(team: team, rest)
+            for (rest, add) in p.adds.sorted(by: { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }) {
+                let key = RowDelta.key(team: team, rest.bytes)
                 var c = try txn.withValue(db, key) { v in v.flatMap { Counters(encoded: $0) } } ?? Counters()
                 c += add
                 if c.isZero {
@@ -139,4 +141,14 @@ public struct RowDelta: Sendable {
 @inline(__always)
 func appendBE(_ out: inout [UInt8], _ v: UInt64) {
     withUnsafeBytes(of: v.bigEndian) { out.append(contentsOf: $0) }
+}
+
+/// Bytes as a dictionary key, hashed in one call (an array of bytes hashes byte by byte).
+struct RowKey: Hashable, Sendable {
+    let bytes: [UInt8]
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+    static func == (a: RowKey, b: RowKey) -> Bool { a.bytes == b.bytes }
 }

@@ -71,7 +71,7 @@ for day in range(days):
     for i in range(per_day):
         k = n + i
         o = {"op": "consume", "team": "bench", "user": users[k % 10], "pod": pods[k % 5], "task": f"task-{k % 500}",
-             "model": models[(k * 7) % 14], "operation": ops[k % 4], "cost": 1 + k % 50,
+             "model": models[(k * 3) % 14], "operation": ops[k % 4], "cost": 1 + k % 50,
              "input_tokens": k % 1000, "output_tokens": k % 300, "key": f"v{k}"}
         lines.append((json.dumps(o, separators=(",", ":")) + "\n").encode())
     parts = [lines[j::a.connections] for j in range(a.connections)]
