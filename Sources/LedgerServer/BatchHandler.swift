@@ -20,7 +20,8 @@ public struct PeerCredentials: Sendable, Equatable {
 
 /// A live stream of event lines that follows a `subscribe` answer on its connection.
 public protocol EventLineStream: Sendable {
-    /// The next event lines (each without "\n"), waiting until at least one exists.
+    /// The next event lines (each without "\n"), waiting until at least one exists; `[]` is
+    /// allowed after a bounded piece of work found none (the server just asks again).
     /// At most `limit` lines. `nil` ends the stream (the server then closes the connection).
     /// The server calls this again only after the previous lines were written and flushed,
     /// so a slow reader costs bounded memory.

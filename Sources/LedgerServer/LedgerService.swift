@@ -7,8 +7,8 @@ import LedgerStore
 import Logging
 
 /// Parses each line (on the connection's thread), checks the peer's role, and routes: writes
-/// and write-side reads go to the writer in order; log reads (`audit`, `verify`, `stats`) run
-/// after everything before them on the connection was committed.
+/// and write-side reads go to the writer in order; log reads (`audit`, `verify`, `stats`) and
+/// `subscribe` run after everything before them on the connection was committed.
 public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
     let writer: Writer
     let reader: LogReader
@@ -23,6 +23,8 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
     /// Set once the server exists; reports live connections for `stats`.
     public var connectionCount: @Sendable () -> Int = { 0 }
     private let readQueue = DispatchQueue(label: "tokenledger.log-reads", attributes: .concurrent)
+    /// Live `subscribe` streams, for `stats`.
+    public let subscribers = SubscriberGauge()
 
     public init(
         writer: Writer, reader: LogReader, roles: RoleMap, manualClock: Bool, views: ProjectionHub? = nil,
@@ -87,9 +89,14 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
             case .query(.usage), .query(.report), .query(.rebuild):
                 await flush()
                 out[i] = Self.encode(id: request.id, await viewRead(request.body))
-            case .query(.subscribe):
-                out[i] = Self.encode(
-                    id: request.id, .failure(Rejection(.unknownOp, "\(request.op.rawValue) is not served yet")))
+            case .query(.subscribe(let q)):
+                // The stream starts after every earlier write of this connection was committed;
+                // the requests after it in the batch are ignored (the connection only streams now).
+                await flush()
+                let stream = LogSubscription(
+                    q, storage: reader.storage, heads: writer.heads, readQueue: readQueue, gauge: subscribers)
+                out[i] = Self.encode(id: request.id, .success(["subscribed": .bool(true)]))
+                return BatchAnswer(lines: Array(out[...i]), stream: stream)
             case .query(.audit), .query(.verify), .query(.stats):
                 await flush()
                 out[i] = Self.encode(id: request.id, await logRead(request.body))
@@ -202,6 +209,7 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
             "map_size": .int(usage.mapSize),
             "map_used": .int(usage.mapUsed),
             "batches": .int(writer.batchesCommitted),
+            "subscribers": .int(subscribers.count),
         ]
     }
 

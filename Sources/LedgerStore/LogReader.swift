@@ -24,6 +24,10 @@ public struct LogReader: Sendable {
     public func audit(_ q: AuditQuery, head: UInt64) throws -> JSONObject {
         var events: [JSON] = []
         var next = q.afterSeq
+        if let from = q.from, next < head {
+            // Event time never decreases: skip what is before `from` without reading it.
+            next = try firstSeq(atOrAfter: from, after: next, head: head) - 1
+        }
         var scanned = 0
         var reachedEnd = next >= head
         scan: while !reachedEnd {
@@ -68,6 +72,27 @@ public struct LogReader: Sendable {
         }
         if next >= head { reachedEnd = true }
         return ["events": .array(events), "next_after_seq": reachedEnd ? .null : .int(next)]
+    }
+
+    /// The first seq in (after, head] whose `ts` is at or after `from`, or head + 1 when none is:
+    /// a binary search over the events, one short read per probe (about log2(head - after)).
+    func firstSeq(atOrAfter from: Instant, after: UInt64, head: UInt64) throws -> UInt64 {
+        var low = after + 1  // the answer is in [low, high]
+        var high = head + 1
+        while low < high {
+            let mid = low + (high - low) / 2
+            if try ts(of: mid) >= from { high = mid } else { low = mid + 1 }
+        }
+        assert(low > after && low <= head + 1)
+        return low
+    }
+
+    private func ts(of seq: UInt64) throws -> Instant {
+        guard let stored = try storage.events(from: seq, limit: 1).first, stored.seq == seq,
+            case .object(let o)? = try? JSONParser.parse(stored.bytes),
+            let ts = o["ts"]?.stringValue.flatMap(Instant.init(rfc3339:))
+        else { throw Rejection(.integrity, "event \(seq) is unreadable", seq: seq) }
+        return ts
     }
 
     private func matches(_ o: JSONObject, _ q: AuditQuery) -> Bool {

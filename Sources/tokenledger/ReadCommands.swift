@@ -225,10 +225,19 @@ struct Audit: LedgerCommand {
             Filters combine with AND; --types with OR. Page on with --after-seq set to the \
             printed next seq. --json prints the events whole (hash included).
 
+            With --format or --output, exports every matching event instead of one page: it \
+            follows next_after_seq to the end, writing each page before asking for the next \
+            (--limit is then the page size, default 10000). ndjson is one event per line exactly \
+            as stored (what verify-export checks); json one array; csv fixed columns plus the \
+            whole event. A file is written beside its name and renamed when complete. A progress \
+            bar shows on a terminal; a summary line ends on stderr either way.
+
             Examples:
               tokenledger audit --team acme --types consumed,hold_committed --limit 50
               tokenledger audit --from 2026-11-01T00:00:00.000Z \\
                   --to 2026-11-02T00:00:00.000Z --pod api-migration
+              tokenledger audit --format ndjson --output ledger.ndjson
+              tokenledger audit --team acme --format csv --output acme.csv
             """)
 
     @Option(help: ArgumentHelp("Earliest event time, inclusive (RFC 3339 UTC).", valueName: "time")) var from: String?
@@ -243,13 +252,31 @@ struct Audit: LedgerCommand {
     @Option(help: ArgumentHelp("Start after this seq (to page on).", valueName: "seq"), transform: Parse.integer)
     var afterSeq: Int?
     @Option(
-        help: ArgumentHelp("Most events to return (default 1000, at most 10000).", valueName: "n"),
+        help: ArgumentHelp(
+            "Most events to return (default 1000, at most 10000); the page size of an export (default 10000).",
+            valueName: "n"),
         transform: Parse.integer)
     var limit: Int?
+    @Option(help: ArgumentHelp("Export every matching event in this format (csv, json or ndjson).", valueName: "format"))
+    var format: ExportFormat?
+    @Option(help: ArgumentHelp("Export to this file (format: --format, default ndjson).", valueName: "file"))
+    var output: String?
 
     @OptionGroup var global: GlobalOptions
 
-    func fields() throws -> Fields {
+    static let exportPageMax = 10_000
+
+    func validate() throws {
+        guard format != nil || output != nil else { return }
+        if global.json { throw ValidationError("--json does not apply to an export; use --format ndjson.") }
+        if let output, output.isEmpty { throw ValidationError("--output needs a file name.") }
+        if let limit, !(1...Self.exportPageMax).contains(limit) {
+            throw ValidationError("--limit (the page size of an export) must be 1...\(Self.exportPageMax).")
+        }
+    }
+
+    /// The filters, without paging.
+    func filters() -> Fields {
         var fields = Fields()
         fields.add("from", from)
         fields.add("to", to)
@@ -259,9 +286,22 @@ struct Audit: LedgerCommand {
         fields.add("task", task)
         fields.add("user", user)
         fields.add("types", Parse.list(types))
+        return fields
+    }
+
+    func fields() throws -> Fields {
+        var fields = filters()
         fields.add("after_seq", afterSeq)
         fields.add("limit", limit)
         return fields
+    }
+
+    func run() throws {
+        guard format != nil || output != nil else { return try exchangeOnce() }
+        try AuditExport(
+            fields: filters(), afterSeq: afterSeq ?? 0, pageLimit: limit ?? Self.exportPageMax,
+            format: format ?? .ndjson, output: output, global: global
+        ).run()
     }
 
     func render(_ answer: [JSONValue.Member], with renderer: Renderer) -> [String] {

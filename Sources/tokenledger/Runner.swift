@@ -106,7 +106,10 @@ extension LedgerCommand {
         answer.isEmpty ? ["ok"] : renderer.objectLines(answer)
     }
 
-    func run() throws {
+    func run() throws { try exchangeOnce() }
+
+    /// Sends the one request and prints its answer.
+    func exchangeOnce() throws {
         let fields = try fields()
         let request = Exchange.requestLine(op: Self.op, fields: fields, id: global.idValue)
         let client = try Exchange.connect(global)

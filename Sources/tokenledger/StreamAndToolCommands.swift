@@ -9,14 +9,16 @@ struct Tail: ParsableCommand {
         commandName: "tail",
         abstract: "Follow the event log live (op subscribe): one line per event, until interrupted.",
         discussion: """
-            Starts after --after-seq (default 0: the whole log, then live). Human lines read \
-            `seq  ts  type  field=value ...`; with --json each line is the daemon's \
-            {"event":{...}} line as received, after the {"subscribed":true} answer. \
-            Stop with Ctrl-C. Exits 2 if the daemon closes the stream.
+            Prints the log from after --after-seq (default 0: the whole log), then each new \
+            event as it is committed. Human lines are aligned: `seq  ts  type  team  figures`; \
+            with --json each line is the daemon's {"event":{...}} line as received, after the \
+            {"subscribed":true} answer. A slow reader never slows the daemon: it reads the log \
+            from disk at its own pace. Stop with Ctrl-C (exit 0). Exits 2 if the daemon closes \
+            the stream (e.g. it stopped).
 
             Examples:
-              tokenledger tail --team acme --types consumed,budget_alert
-              tokenledger subscribe --after-seq 1040 --json
+              tokenledger tail --team acme --type consumed --type budget_alert
+              tokenledger tail --after-seq 1040 --json
             """,
         aliases: ["subscribe"])
 
@@ -28,8 +30,10 @@ struct Tail: ParsableCommand {
     var afterSeq: Int?
     @Option(help: ArgumentHelp("Only this team's events.", valueName: "team")) var team: String?
     @Option(
-        help: ArgumentHelp("Event types, comma-separated or repeated (e.g. consumed,budget_alert).", valueName: "types")
-    )
+        name: [.customLong("type"), .customLong("types")],
+        help: ArgumentHelp(
+            "Only these event types: repeat --type, or comma-separate (e.g. consumed,budget_alert).",
+            valueName: "type"))
     var types: [String] = []
 
     @OptionGroup var global: GlobalOptions
@@ -43,6 +47,8 @@ struct Tail: ParsableCommand {
     }
 
     func run() throws {
+        // Ctrl-C is how a tail ends: exit 0 at once (every line was written unbuffered).
+        signal(SIGINT) { _ in _exit(0) }
         let request = Exchange.requestLine(op: Self.op, fields: fields(), id: global.idValue)
         let client = try Exchange.connect(global)
         defer { client.close() }
@@ -75,14 +81,35 @@ struct Tail: ParsableCommand {
         throw ExitCode(Exchange.connectionExitCode)
     }
 
-    /// `1043  2026-11-21T14:32:05.123Z  consumed  team=acme user=ana model=gpt-4o cost=2,000`.
+    /// Left out of the human line: shown in the columns, or bookkeeping an auditor reads in --json.
+    static let hiddenFields: Set<String> = ["seq", "ts", "type", "team", "v", "hash", "key", "draws", "restored"]
+    /// Shown first, in this order, when present; the rest follow in the event's order.
+    static let mainFields = [
+        "user", "pod", "task", "model", "operation", "cost", "amount", "allowance", "input_tokens", "output_tokens",
+        "overdraft", "released", "percent", "used", "budget",
+    ]
+    static let typeWidth = 15
+    static let teamWidth = 12
+
+    /// `    1043  2026-11-21T14:32:05.123Z  consumed        acme          user=ana  model=gpt-4o  cost=2,000`.
     static func eventLine(_ event: JSONValue, _ renderer: Renderer) -> String {
-        let skipped: Set<String> = ["seq", "ts", "type", "v", "hash"]
+        func pad(_ text: String, _ width: Int) -> String {
+            text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+        }
+        let seq = event["seq"].map { $0.serialized } ?? "?"
         var parts: [String] = []
-        parts.append(event["seq"].map { $0.serialized } ?? "?")
+        parts.append(String(repeating: " ", count: max(0, 8 - seq.count)) + seq)
         parts.append(renderer.paint(event["ts"]?.string ?? "-", .dim))
-        parts.append(renderer.paint(event["type"]?.string ?? "?", .strong))
-        for member in event.members ?? [] where !skipped.contains(member.key) {
+        parts.append(renderer.paint(pad(event["type"]?.string ?? "?", typeWidth), .strong))
+        parts.append(pad(event["team"]?.string ?? "-", teamWidth))
+        let members = event.members ?? []
+        let ordered =
+            mainFields.compactMap { key in members.first { $0.key == key } }
+            + members.filter { !hiddenFields.contains($0.key) && !mainFields.contains($0.key) }
+        for member in ordered where !hiddenFields.contains(member.key) {
+            // Zero overdraft and lapsed, and record:false, are the usual case: noise on every line.
+            if ["overdraft", "lapsed"].contains(member.key), member.value.int == 0 { continue }
+            if member.key == "record", member.value.bool == false { continue }
             var text: String
             switch member.value {
             case .string(let value):

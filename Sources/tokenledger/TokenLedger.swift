@@ -20,6 +20,7 @@ struct TokenLedger: ParsableCommand {
               tokenledger consume --team acme --user ana --model gpt-4o --input-tokens 900
               tokenledger balance --team acme --user ana
               tokenledger audit --team acme --types consumed --limit 20
+              tokenledger tail --team acme --type consumed
             """,
         groupedSubcommands: [
             CommandGroup(
@@ -36,6 +37,8 @@ struct TokenLedger: ParsableCommand {
                 subcommands: [Topup.self, BonusGroup.self, Reset.self, Reverse.self]),
             CommandGroup(
                 name: "Operations",
-                subcommands: [Verify.self, Stats.self, Rebuild.self, ClockGroup.self, Raw.self]),
+                subcommands: [
+                    Verify.self, VerifyExport.self, Stats.self, Rebuild.self, ClockGroup.self, Raw.self,
+                ]),
         ])
 }
