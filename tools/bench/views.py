@@ -106,7 +106,7 @@ print(f"usage     {u_ms:.2f} ms")
 out = os.path.join(tmp, "export.ndjson")
 if os.path.exists(a.cli):
     s = time.perf_counter()
-    p = subprocess.run([a.cli, "--socket", sock, "audit", "--format", "ndjson", "--output", out],
+    p = subprocess.run([a.cli, "audit", "--socket", sock, "--format", "ndjson", "--output", out],
                        capture_output=True, text=True)
     secs = time.perf_counter() - s
     if p.returncode == 0:
