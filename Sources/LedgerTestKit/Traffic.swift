@@ -7,7 +7,10 @@ import LedgerClient
 /// - `request`: a line the test means to be valid; it must match `schemas/requests/<op>.json`.
 /// - `invalid_request`: an object the contract rejects; the op's request schema must reject it too.
 /// - `response`: matched against `schemas/responses/<op>.json`, or `error.json` when `ok` is false.
-/// - `event`: each event of an `audit` answer, matched against `schemas/events/<type>.json`.
+/// - `event`: each event of an `audit` answer or a subscription, matched against
+///   `schemas/events/<type>.json`.
+/// - `event_line`: a line of a `subscribe` stream, matched against `schemas/stream/event_line.json`
+///   (or `error.json` when `ok` is false).
 ///
 /// Thread-safe: the kill-9 tests record from several client threads.
 public final class TrafficRecorder: @unchecked Sendable {
@@ -35,6 +38,14 @@ public final class TrafficRecorder: @unchecked Sendable {
         record(kind: "response", op: op, line: line)
         if op == "audit", let events = parsed?["events"]?.array {
             for event in events { record(kind: "event", op: event["type"]?.string, line: event.line) }
+        }
+    }
+
+    /// Records one line of a `subscribe` stream and the event in it.
+    public func recordStreamLine(_ line: String, parsed: JSON?) {
+        record(kind: "event_line", op: "subscribe", line: line)
+        if let event = parsed?["event"], event.has("type") {
+            record(kind: "event", op: event["type"]?.string, line: event.line)
         }
     }
 
@@ -173,6 +184,17 @@ public final class LedgerConnection: @unchecked Sendable {
         let parsed = try? JSON.parse(line)
         recorder?.recordResponse(op: op, line: line, parsed: parsed)
         guard let parsed else { throw LedgerConnectionError("the daemon answered a line that is not JSON: \(line)") }
+        return parsed
+    }
+
+    /// The next line of a `subscribe` stream (after its answer), parsed; `nil` at end of stream.
+    /// Only for a connection that streams: there are no answers left to match.
+    public func readStreamLine() throws -> JSON? {
+        precondition(pendingOps.isEmpty, "answers are still expected before the stream")
+        guard let line = try client.readLine() else { return nil }
+        let parsed = try? JSON.parse(line)
+        recorder?.recordStreamLine(line, parsed: parsed)
+        guard let parsed else { throw LedgerConnectionError("the daemon streamed a line that is not JSON: \(line)") }
         return parsed
     }
 

@@ -84,6 +84,15 @@ struct SchemaTests {
             "event", "consumed",
             "{\"seq\":4,\"ts\":\"2026-01-15T10:00:00.000Z\",\"type\":\"consumed\",\"v\":1,\"key\":\"k1\",\"hash\":\"\(hash)\",\"team\":\"acme\",\"user\":\"u\",\"model\":\"m\",\"cost\":11,\"day\":\"2026-01-15\",\"draws\":[{\"bucket_seq\":3,\"amount\":11}],\"overdraft\":0,\"record\":false}"
         ),
+        ("response", "subscribe", #"{"id":7,"ok":true,"subscribed":true}"#),
+        (
+            "event_line", "subscribe",
+            "{\"event\":{\"seq\":5,\"ts\":\"2026-01-15T18:15:00.000Z\",\"type\":\"daily_reset\",\"v\":1,\"hash\":\"\(hash)\",\"team\":\"acme\",\"day\":\"2026-01-16\",\"manual\":false}}"
+        ),
+        (
+            "event_line", "subscribe",
+            #"{"ok":false,"error":{"code":"integrity","message":"event 9 is unreadable","seq":9}}"#
+        ),
         (
             "event", "daily_reset",
             "{\"seq\":5,\"ts\":\"2026-01-15T18:15:00.000Z\",\"type\":\"daily_reset\",\"v\":1,\"hash\":\"\(hash)\",\"team\":\"acme\",\"day\":\"2026-01-16\",\"manual\":false}"
@@ -102,12 +111,17 @@ struct SchemaTests {
         ("price.set", #"{"op":"price.set","model":"m","kind":"text","base":3}"#),
         ("team.create", "{\"op\":\"team.create\",\"team\":\"\(String(repeating: "a", count: 129))\"}"),
         ("audit", #"{"op":"audit","limit":10001}"#),
+        ("subscribe", #"{"op":"subscribe","after_seq":-1}"#),
+        ("subscribe", #"{"op":"subscribe","types":["nope"]}"#),
+        ("subscribe", #"{"op":"subscribe","limit":5}"#),
         ("clock.set", #"{"op":"clock.set","at":"2026-11-21T14:32:05Z"}"#),
     ]
 
     /// Lines the schemas must flag (a broken response, a broken event).
     static let violating: [(String, String, String)] = [
         ("response", "ping", #"{"id":1,"ok":true}"#),
+        ("event_line", "subscribe", #"{"event":{"seq":0,"type":"consumed"}}"#),
+        ("event_line", "subscribe", "{\"event\":{\"seq\":5,\"ts\":\"2026-01-15T18:15:00.000Z\",\"type\":\"daily_reset\",\"v\":1,\"hash\":\"\(String(repeating: "0", count: 64))\"},\"extra\":1}"),
         (
             "event", "consumed",
             #"{"seq":4,"ts":"2026-01-15T10:00:00Z","type":"consumed","v":1,"hash":"ABC","team":"acme","user":"u","model":"m","cost":1.5,"day":"2026-01-15","draws":[],"overdraft":0,"record":false}"#

@@ -130,6 +130,10 @@ enum SchemaCheck {
                 rel = "responses/error.json" if value.get("ok") is False else "responses/%s.json" % op
                 if value.get("ok") is not False and op is None:
                     problems.append("ok response to a request without a known op: " + short); continue
+            elif kind == "event_line":
+                if not isinstance(value, dict):
+                    problems.append("stream line is not an object: " + short); continue
+                rel = "responses/error.json" if value.get("ok") is False else "stream/event_line.json"
             elif kind == "event":
                 rel = "events/%s.json" % (value.get("type") if isinstance(value, dict) else None)
                 for path in floats(value):
