@@ -69,7 +69,8 @@ let package = Package(
         .executableTarget(
             name: "tokenledger",
             dependencies: [
-                "LedgerCore", "LedgerClient",
+                // LedgerStore and LedgerProjections for `rebuild --data` (offline, daemon stopped).
+                "LedgerCore", "LedgerClient", "LedgerStore", "LedgerProjections",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Rainbow", package: "Rainbow"),
             ]

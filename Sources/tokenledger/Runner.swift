@@ -99,6 +99,11 @@ protocol LedgerCommand: ParsableCommand {
     func fields() throws -> Fields
     /// Human rendering of a successful answer (`ok` and `id` already removed).
     func render(_ answer: [JSONValue.Member], with renderer: Renderer) -> [String]
+    /// How the answer is printed: `.json` under `--json`, else `.table` unless the command
+    /// takes `--format`.
+    var outputFormat: OutputFormat { get }
+    /// The answer as CSV, for commands that take `--format csv`.
+    func csv(_ answer: [JSONValue.Member]) -> String
 }
 
 extension LedgerCommand {
@@ -106,22 +111,33 @@ extension LedgerCommand {
         answer.isEmpty ? ["ok"] : renderer.objectLines(answer)
     }
 
-    func run() throws { try exchangeOnce() }
+    var outputFormat: OutputFormat { global.json ? .json : .table }
 
-    /// Sends the one request and prints its answer.
-    func exchangeOnce() throws {
+    func csv(_ answer: [JSONValue.Member]) -> String {
+        preconditionFailure("\(Self.op) offers no CSV output")
+    }
+
+    func run() throws { try exchange() }
+
+    func exchangeOnce() throws { try exchange() }
+
+    /// Sends the request and prints the answer in the chosen format.
+    func exchange() throws {
         let fields = try fields()
+        let format = outputFormat
         let request = Exchange.requestLine(op: Self.op, fields: fields, id: global.idValue)
         let client = try Exchange.connect(global)
         defer { client.close() }
         let line = try Exchange.ask(client, request, global: global)
-        var answer = try Exchange.interpret(line, global: global)
+        var answer = try Exchange.interpret(line, raw: format == .json, global: global)
         // Show the idempotency key (often a generated one) so the command can be retried safely.
         if let key = fields.members.first(where: { $0.key == "key" }), !answer.contains(where: { $0.key == "key" }) {
             answer.append(key)
         }
-        if !global.json {
-            emit(render(answer, with: Renderer.forStandardOutput()))
+        switch format {
+        case .json: break
+        case .csv: emitRaw(csv(answer))
+        case .table: emit(render(answer, with: Renderer.forStandardOutput()))
         }
     }
 }
@@ -175,26 +191,27 @@ enum Exchange {
         return ExitCode(connectionExitCode)
     }
 
-    /// Prints the raw line under `--json`; on `ok:false` reports the error and exits 1;
-    /// returns the answer's fields without `ok` and `id`.
-    static func interpret(_ line: String, global: GlobalOptions) throws -> [JSONValue.Member] {
-        if global.json { emit([line]) }
+    /// Prints the raw line under `--json` (or when `raw`); on `ok:false` reports the error and
+    /// exits 1; returns the answer's fields without `ok` and `id`.
+    static func interpret(_ line: String, raw: Bool? = nil, global: GlobalOptions) throws -> [JSONValue.Member] {
+        let raw = raw ?? global.json
+        if raw { emit([line]) }
         let parsed: JSONValue
         do {
             parsed = try JSONValue.parse(line)
         } catch {
-            if !global.json {
+            if !raw {
                 printError(
                     "error: the daemon at \(global.socketPath) sent something that is not JSON (\(error)): \(line)")
             }
             throw ExitCode(connectionExitCode)
         }
         guard let members = parsed.members else {
-            if !global.json { printError("error: the daemon sent a JSON value that is not an object: \(line)") }
+            if !raw { printError("error: the daemon sent a JSON value that is not an object: \(line)") }
             throw ExitCode(connectionExitCode)
         }
         if parsed["ok"]?.bool != true {
-            if !global.json { printError(describeFailure(parsed)) }
+            if !raw { printError(describeFailure(parsed)) }
             throw ExitCode(refusedExitCode)
         }
         return members.filter { $0.key != "ok" && $0.key != "id" }

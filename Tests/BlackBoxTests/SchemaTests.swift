@@ -72,6 +72,21 @@ struct SchemaTests {
         ("response", "verify", "{\"ok\":true,\"checked\":13,\"head_seq\":13,\"head_hash\":\"\(hash)\"}"),
         ("response", "clock.advance", #"{"ok":true,"now":"2026-01-02T00:00:00.000Z","appended":1}"#),
         ("response", "audit", #"{"ok":true,"events":[],"next_after_seq":null}"#),
+        ("request", "report", #"{"op":"report","team":"acme","period":"week","from":"2026-01-01","by":"model","limit":10000}"#),
+        ("request", "rebuild", #"{"op":"rebuild","projection":"audit_teams"}"#),
+        (
+            "response", "usage",
+            #"{"ok":true,"pods":[{"pod":"web","used":5,"budget":-1,"remaining":-1,"paused":false,"by_model":[{"model":"m","tokens":5,"input_tokens":0,"output_tokens":0}],"by_task":[],"daily":[{"day":"2026-01-15","tokens":5}]}],"team":{"used":5,"cycle_first_day":null,"by_model":[],"by_user":[{"user":"u","tokens":5}],"daily":[]}}"#
+        ),
+        (
+            "response", "report",
+            #"{"ok":true,"rows":[{"bucket":"2026-W03","tokens":0,"input_tokens":0,"output_tokens":0,"events":1,"share_pct":null,"change_pct":null},{"bucket":"2026-01","key":"m","tokens":5,"input_tokens":1,"output_tokens":2,"events":1,"share_pct":100,"change_pct":-33.33}],"truncated":false}"#
+        ),
+        ("response", "rebuild", #"{"ok":true,"rebuilt":["daily","pods"],"events":0,"seconds":0.001}"#),
+        (
+            "response", "stats",
+            "{\"ok\":true,\"seq\":3,\"head_hash\":\"\(hash)\",\"events\":3,\"projections\":{\"daily\":{\"seq\":3,\"lag\":0},\"pods\":{\"seq\":2,\"lag\":1},\"reports\":{\"seq\":3,\"lag\":0},\"audit_teams\":{\"seq\":0,\"lag\":3}},\"connections\":1,\"uptime_s\":0,\"map_size\":1048576,\"map_used\":4096}"
+        ),
         (
             "response", "balance",
             #"{"ok":true,"available":500000,"overdraft":0,"buckets":[{"seq":3,"source":"allowance","amount":500000,"expires_at":"2026-02-15T00:00:00.000Z"},{"seq":9,"source":"topup","amount":5,"expires_at":null}],"held":0,"consumed_today":0,"daily_limit":-1,"resets_at":"2026-01-16T00:00:00.000Z","consumed_cycle":0,"cycle_start":"2026-01-15T00:00:00.000Z","cycle_end":"2026-02-15T00:00:00.000Z","monthly_budget":-1,"budget_used":0,"paused":false,"status":"green","warnings":[],"plan":"solo","next_plan":null}"#
@@ -114,6 +129,10 @@ struct SchemaTests {
         ("subscribe", #"{"op":"subscribe","after_seq":-1}"#),
         ("subscribe", #"{"op":"subscribe","types":["nope"]}"#),
         ("subscribe", #"{"op":"subscribe","limit":5}"#),
+        ("report", #"{"op":"report","team":"acme","period":"week","limit":10001}"#),
+        ("report", #"{"op":"report","team":"acme","period":"year"}"#),
+        ("rebuild", #"{"op":"rebuild","projection":"nope"}"#),
+        ("usage", #"{"op":"usage"}"#),
         ("clock.set", #"{"op":"clock.set","at":"2026-11-21T14:32:05Z"}"#),
     ]
 
@@ -122,6 +141,8 @@ struct SchemaTests {
         ("response", "ping", #"{"id":1,"ok":true}"#),
         ("event_line", "subscribe", #"{"event":{"seq":0,"type":"consumed"}}"#),
         ("event_line", "subscribe", "{\"event\":{\"seq\":5,\"ts\":\"2026-01-15T18:15:00.000Z\",\"type\":\"daily_reset\",\"v\":1,\"hash\":\"\(String(repeating: "0", count: 64))\"},\"extra\":1}"),
+        ("response", "rebuild", #"{"ok":true,"rebuilt":["nope"],"events":1,"seconds":0.1}"#),
+        ("response", "report", #"{"ok":true,"rows":[{"bucket":"2026-W03","tokens":5,"input_tokens":0,"output_tokens":0,"events":1,"share_pct":120}]}"#),
         (
             "event", "consumed",
             #"{"seq":4,"ts":"2026-01-15T10:00:00Z","type":"consumed","v":1,"hash":"ABC","team":"acme","user":"u","model":"m","cost":1.5,"day":"2026-01-15","draws":[],"overdraft":0,"record":false}"#
