@@ -222,7 +222,7 @@ final class RebuildProgress {
         let width = max(10, min(40, Terminal.columns - nameWidth - 50))
         let gauge = Bars.gauge(Int(seq), of: Int(max(head, 1)), width: width)
         var parts = [
-            name.padding(toLength: nameWidth, withPad: " ", startingAt: 0),
+            name.count >= nameWidth ? name : name.padding(toLength: nameWidth, withPad: " ", startingAt: 0),
             renderer.paint(gauge, done ? .good : .plain),
             Percentages.share(Int(seq), of: Int(max(head, 1))),
         ]
