@@ -6,6 +6,11 @@ public enum BigEndian {
         withUnsafeBytes(of: v.bigEndian) { Array($0) }
     }
 
+    /// Appends the 8 bytes of `v`, most significant first.
+    public static func append(_ v: UInt64, to out: inout [UInt8]) {
+        withUnsafeBytes(of: v.bigEndian) { out.append(contentsOf: $0) }
+    }
+
     /// Reads the first 8 bytes as a big-endian `UInt64`.
     ///
     /// - Precondition: at least 8 bytes. Keys of a big-endian database are written by `bytes(_:)`, so a shorter one

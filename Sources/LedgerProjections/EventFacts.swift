@@ -13,19 +13,16 @@ public enum FactKind: UInt8, Sendable {
     case podArchived
     case podResumed
 
+    private static let table: [(String, FactKind)] = [
+        ("consumed", .consumed), ("hold_committed", .holdCommitted), ("reversed", .reversed),
+        ("team_created", .teamCreated), ("cycle_started", .cycleStarted), ("pod_created", .podCreated),
+        ("pod_configured", .podConfigured), ("pod_archived", .podArchived), ("pod_resumed", .podResumed),
+    ]
+    private static let names: [(name: [UInt8], kind: FactKind)] = table.map { (Array($0.0.utf8), $0.1) }
+
+    /// Compares bytes: runs once per event folded, so it builds no `String`.
     init(type: UnsafeBufferPointer<UInt8>) {
-        switch String(decoding: type, as: UTF8.self) {
-        case "team_created": self = .teamCreated
-        case "cycle_started": self = .cycleStarted
-        case "consumed": self = .consumed
-        case "hold_committed": self = .holdCommitted
-        case "reversed": self = .reversed
-        case "pod_created": self = .podCreated
-        case "pod_configured": self = .podConfigured
-        case "pod_archived": self = .podArchived
-        case "pod_resumed": self = .podResumed
-        default: self = .other
-        }
+        self = FactKind.names.first { $0.name.count == type.count && $0.name.elementsEqual(type) }?.kind ?? .other
     }
 
     /// Consumption that counts in the read models.

@@ -1,4 +1,6 @@
+import LMDB
 import LedgerCore
+import LedgerStore
 
 /// The read models. Each is one LMDB database pair (active and shadow) in the views
 /// environment, folded from the log by its own projector with its own checkpoint.
@@ -49,10 +51,10 @@ public enum Rows {
     static func byDay(_ pod: [UInt8], _ day: [UInt8]) -> [UInt8] { Array("cd".utf8) + pod + [0] + day }
 
     // audit_teams
-    public static let blockShift: UInt64 = 10
+    public static let blockShift = LogReader.teamIndexBlockShift
     static func block(_ seq: UInt64) -> [UInt8] {
         var out: [UInt8] = [UInt8(ascii: "b")]
-        appendBE(&out, seq >> blockShift)
+        BigEndian.append(seq >> blockShift, to: &out)
         return out
     }
 }
@@ -84,7 +86,7 @@ public struct PodConfig: Sendable, Equatable {
 
     func encoded() -> [UInt8] {
         var out = [UInt8]()
-        appendBE(&out, UInt64(bitPattern: budget))
+        BigEndian.append(UInt64(bitPattern: budget), to: &out)
         out.append(action == .alert ? 0 : action == .pause ? 1 : 2)
         out.append(archived ? 1 : 0)
         return out

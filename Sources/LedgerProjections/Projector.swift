@@ -235,7 +235,6 @@ public final class ProjectionHub: @unchecked Sendable {
 
     private func runFeed() async {
         let any = projectors[.daily]!
-        await any.runOnExecutor { }
         while !Task.isCancelled {
             let low = checkpoints.withLock { $0.values.min() ?? 0 }
             let head = heads.seq
@@ -381,8 +380,6 @@ public final class ProjectionHub: @unchecked Sendable {
 }
 
 extension Projector {
-    func runOnExecutor(_ body: () -> Void) { body() }
-
     /// Reads on the projector thread (the feed runs there too).
     func readChunk(from: UInt64, to: UInt64, limit: Int) throws -> FactChunk {
         try FactChunk.read(log, from: from, to: to, limit: limit)

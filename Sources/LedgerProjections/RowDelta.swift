@@ -28,7 +28,7 @@ public struct Counters: Sendable, Equatable {
     func encoded() -> [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(Counters.encodedBytes)
-        for v in [tokens, input, output, events] { appendBE(&out, UInt64(bitPattern: v)) }
+        for v in [tokens, input, output, events] { BigEndian.append(UInt64(bitPattern: v), to: &out) }
         return out
     }
 
@@ -136,11 +136,6 @@ public struct RowDelta: Sendable {
             }
         }
     }
-}
-
-@inline(__always)
-func appendBE(_ out: inout [UInt8], _ v: UInt64) {
-    withUnsafeBytes(of: v.bigEndian) { out.append(contentsOf: $0) }
 }
 
 /// Bytes as a dictionary key, hashed in one call (an array of bytes hashes byte by byte).

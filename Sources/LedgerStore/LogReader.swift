@@ -13,7 +13,9 @@ public struct LogReader: Sendable {
     /// read models; nil when it knows nothing), and the size of the blocks it indexes.
     public typealias TeamIndex = @Sendable (_ team: ID, _ from: UInt64) -> UInt64?
     public var teamIndex: TeamIndex?
-    public var teamIndexBlock: UInt64 = 1024
+    /// The team index names blocks of 2^shift seqs (the read models' `audit_teams`).
+    public static let teamIndexBlockShift: UInt64 = 10
+    static let teamIndexBlock: UInt64 = 1 << teamIndexBlockShift
 
     public init(storage: any LogStorage, teamIndex: TeamIndex? = nil) {
         self.storage = storage
@@ -40,7 +42,8 @@ public struct LogReader: Sendable {
                     break scan
                 }
                 next = max(next, from - 1)
-                limit = Int(min(UInt64(limit), teamIndexBlock - (next % teamIndexBlock)))
+                let block = LogReader.teamIndexBlock
+                limit = Int(min(UInt64(limit), block - (next % block)))
             }
             let chunk = try storage.events(from: next + 1, limit: limit)
             if chunk.isEmpty { break }

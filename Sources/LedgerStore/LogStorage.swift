@@ -1,3 +1,4 @@
+import LMDB
 import LedgerCore
 
 /// What an idempotency key remembers (PROTOCOL §4).
@@ -18,9 +19,9 @@ public struct KeyRecord: Sendable, Equatable {
         precondition(digest.count == 32)
         var out = [UInt8]()
         out.reserveCapacity(KeyRecord.encodedBytes)
-        appendBE(&out, seq)
+        BigEndian.append(seq, to: &out)
         out.append(contentsOf: digest)
-        appendBE(&out, UInt64(bitPattern: ts.ms))
+        BigEndian.append(UInt64(bitPattern: ts.ms), to: &out)
         return out
     }
 
@@ -30,10 +31,6 @@ public struct KeyRecord: Sendable, Equatable {
         digest = Array(b[8..<40])
         ts = Instant(ms: Int64(bitPattern: readBE(b, 40)))
     }
-}
-
-func appendBE(_ out: inout [UInt8], _ v: UInt64) {
-    for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: v >> UInt64(shift))) }
 }
 
 func readBE(_ b: [UInt8], _ at: Int) -> UInt64 {

@@ -211,7 +211,7 @@ struct Audit: LedgerCommand {
     }
 
     func run() throws {
-        guard format != nil || output != nil else { return try exchangeOnce() }
+        guard format != nil || output != nil else { return try exchange() }
         try AuditExport(
             fields: filters(), afterSeq: afterSeq ?? 0, pageLimit: limit ?? Self.exportPageMax,
             format: format ?? .ndjson, output: output, global: global

@@ -119,8 +119,6 @@ extension LedgerCommand {
 
     func run() throws { try exchange() }
 
-    func exchangeOnce() throws { try exchange() }
-
     /// Sends the request and prints the answer in the chosen format.
     func exchange() throws {
         let fields = try fields()
