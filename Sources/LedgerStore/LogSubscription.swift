@@ -225,7 +225,9 @@ public final class LogSubscription: Sendable {
     }
 
     static func integrityLine(seq: UInt64, _ message: String) -> [UInt8] {
-        let error: JSONObject = ["code": .string(ErrorCode.integrity.rawValue), "message": .string(message), "seq": .int(seq)]
+        let error: JSONObject = [
+            "code": .string(ErrorCode.integrity.rawValue), "message": .string(message), "seq": .int(seq),
+        ]
         return CanonicalJSON.bytes(.object(["ok": .bool(false), "error": .object(error)]))
     }
 }

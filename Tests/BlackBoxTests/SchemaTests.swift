@@ -121,7 +121,10 @@ struct SchemaTests {
     static let violating: [(String, String, String)] = [
         ("response", "ping", #"{"id":1,"ok":true}"#),
         ("event_line", "subscribe", #"{"event":{"seq":0,"type":"consumed"}}"#),
-        ("event_line", "subscribe", "{\"event\":{\"seq\":5,\"ts\":\"2026-01-15T18:15:00.000Z\",\"type\":\"daily_reset\",\"v\":1,\"hash\":\"\(String(repeating: "0", count: 64))\"},\"extra\":1}"),
+        (
+            "event_line", "subscribe",
+            "{\"event\":{\"seq\":5,\"ts\":\"2026-01-15T18:15:00.000Z\",\"type\":\"daily_reset\",\"v\":1,\"hash\":\"\(String(repeating: "0", count: 64))\"},\"extra\":1}"
+        ),
         (
             "event", "consumed",
             #"{"seq":4,"ts":"2026-01-15T10:00:00Z","type":"consumed","v":1,"hash":"ABC","team":"acme","user":"u","model":"m","cost":1.5,"day":"2026-01-15","draws":[],"overdraft":0,"record":false}"#
