@@ -21,6 +21,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     private var batchLineCount = 0
     private var stream: (any EventLineStream)?
+    /// How long a stream's last lines may take to go out when the server stops.
+    static let streamCloseWait = TimeAmount.seconds(1)
     /// The last answer write, so a close waits until the answers before it went out.
     private var lastWrite: EventLoopFuture<Void>?
 
@@ -74,7 +76,15 @@ final class ConnectionHandler: ChannelDuplexHandler {
         case ChannelEvent.inputClosed:
             self.perform(self.machine.inputClosed())
         case is ServerShutdownEvent:
-            self.perform(self.machine.shutdownRequested())
+            let streaming = self.machine.isStreaming
+            let action = self.machine.shutdownRequested()
+            self.perform(action)
+            if streaming && action == .close {
+                // A stream has no answer left to deliver: a reader gets the lines in flight, but a
+                // subscriber that stopped reading must not hold the shutdown for the grace period.
+                let channel = context.channel
+                context.eventLoop.scheduleTask(in: Self.streamCloseWait) { channel.close(promise: nil) }
+            }
         default:
             context.fireUserInboundEventTriggered(event)
         }

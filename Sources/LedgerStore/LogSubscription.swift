@@ -21,20 +21,27 @@ public final class SubscriberGauge: Sendable {
 /// Memory per subscriber, whatever the writers do and however slowly the client reads: the
 /// server asks for more only after the previous lines were written, so at most one answer of
 /// `next` is alive, which holds at most `limit` lines (the server's `maxBatchLines`, 1,024) and at
-/// most `linesBytesMax` (256 KiB) of them, plus one event when a single event is larger; plus
-/// one transient chunk of at most `chunkEventsMax` (256) stored events while it scans.
+/// most `Limits.linesBytesMax` (256 KiB) of them, plus one event when a single event is larger;
+/// plus one transient chunk of at most `Limits.chunkEventsMax` (256) stored events while it scans.
 /// Writers never wait for a subscriber: a stuck one just stops asking.
 ///
-/// A subscriber filtered to a rare team or type scans at most `scanEventsMax` events per `next`
+/// A subscriber filtered to a rare team or type scans at most `Limits.scanEventsMax` (4,096) events per `next`
 /// and then answers with no lines, so the server gets control back (to see a closed client)
 /// between bounded pieces of work instead of one long scan.
 ///
 /// An `after_seq` beyond the head waits until the log gets there: a subscriber may start
 /// ahead, e.g. at a seq it will resume from.
 public final class LogSubscription: Sendable {
-    public static let chunkEventsMax = 256
-    public static let scanEventsMax = 4096
-    public static let linesBytesMax = 256 * 1024
+    /// The limits of one `next`; the defaults are what the README states.
+    public struct Limits: Sendable {
+        /// Stored events read per read transaction.
+        public var chunkEventsMax = 256
+        /// Events examined per `next` before it hands back, matching or not.
+        public var scanEventsMax = 4096
+        /// Bytes of lines per `next` (at least one line, however large).
+        public var linesBytesMax = 256 * 1024
+        public init() {}
+    }
 
     private struct State {
         /// The last seq examined: the next `next` starts after it.
@@ -50,12 +57,15 @@ public final class LogSubscription: Sendable {
     private let types: Set<String>?
     private let readQueue: DispatchQueue
     private let gauge: SubscriberGauge?
+    private let limits: Limits
     private let state: Mutex<State>
 
     public init(
         _ query: SubscribeQuery, storage: any LogStorage, heads: HeadWatch, readQueue: DispatchQueue,
-        gauge: SubscriberGauge? = nil
+        gauge: SubscriberGauge? = nil, limits: Limits = Limits()
     ) {
+        precondition(limits.chunkEventsMax >= 1 && limits.scanEventsMax >= 1 && limits.linesBytesMax >= 1)
+        self.limits = limits
         self.storage = storage
         self.heads = heads
         self.team = query.team
@@ -145,10 +155,10 @@ public final class LogSubscription: Sendable {
         var out = Scan(last: cursor)
         var bytes = 0
         var scanned = 0
-        while out.last < head && scanned < Self.scanEventsMax && out.lines.count < limit
-            && bytes < Self.linesBytesMax
+        while out.last < head && scanned < limits.scanEventsMax && out.lines.count < limit
+            && bytes < limits.linesBytesMax
         {
-            let want = Int(min(UInt64(Self.chunkEventsMax), head - out.last, UInt64(Self.scanEventsMax - scanned)))
+            let want = Int(min(UInt64(limits.chunkEventsMax), head - out.last, UInt64(limits.scanEventsMax - scanned)))
             let chunk = try storage.events(from: out.last + 1, limit: want)
             if chunk.isEmpty {
                 // The head says it was committed: a hole in the log.
@@ -177,7 +187,7 @@ public final class LogSubscription: Sendable {
                 }
                 out.last = stored.seq
                 scanned += 1
-                if out.lines.count == limit || bytes >= Self.linesBytesMax { return out }
+                if out.lines.count == limit || bytes >= limits.linesBytesMax { return out }
             }
         }
         return out
@@ -215,7 +225,9 @@ public final class LogSubscription: Sendable {
     }
 
     static func integrityLine(seq: UInt64, _ message: String) -> [UInt8] {
-        let error: JSONObject = ["code": .string(ErrorCode.integrity.rawValue), "message": .string(message), "seq": .int(seq)]
+        let error: JSONObject = [
+            "code": .string(ErrorCode.integrity.rawValue), "message": .string(message), "seq": .int(seq),
+        ]
         return CanonicalJSON.bytes(.object(["ok": .bool(false), "error": .object(error)]))
     }
 }

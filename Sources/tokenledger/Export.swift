@@ -35,84 +35,90 @@ struct AuditExport {
         defer { client.close() }
         // The head now, for the progress bar (the log may grow meanwhile; the export follows it).
         var head = 0
-        let ping = try JSONValue.parse(try Exchange.ask(client, Exchange.requestLine(op: "ping", fields: Fields(), id: nil), global: global))
+        let ping = try JSONValue.parse(
+            try Exchange.ask(client, Exchange.requestLine(op: "ping", fields: Fields(), id: nil), global: global))
         if ping["ok"]?.bool == true { head = ping["seq"]?.int ?? 0 }
 
-        let sink = try ExportSink(path: output)
-        var finished = false
-        defer { if !finished { sink.abandon() } }
-        var writer = RecordWriter(format: format, sink: sink)
         var progress = ExportProgress(
             enabled: isatty(STDERR_FILENO) != 0 && (output != nil || isatty(STDOUT_FILENO) == 0), started: started)
-
-        try writer.begin()
-        var after = afterSeq
+        var count = 0
         var firstSeq: Int?
         var lastSeq: Int?
         do {
-        while true {
-            var page = fields
-            page.add("after_seq", after)
-            page.add("limit", pageLimit)
-            let line = try Exchange.ask(client, Exchange.requestLine(op: "audit", fields: page, id: global.idValue), global: global)
-            let bytes = Array(line.utf8)
-            let members: [(key: String, value: Range<Int>)]
-            do {
-                members = try RawJSON.members(bytes)
-            } catch {
-                progress.clear()
-                printError("error: the daemon sent an unreadable audit answer (\(error)): \(line.prefix(300))")
-                throw ExitCode(Exchange.connectionExitCode)
-            }
-            func raw(_ key: String) -> ArraySlice<UInt8>? {
-                members.first { $0.key == key }.map { bytes[$0.value] }
-            }
-            guard raw("ok").map({ Array($0) == Array("true".utf8) }) == true, let eventsRange = members.first(where: { $0.key == "events" })?.value
-            else {
-                progress.clear()
-                if let parsed = try? JSONValue.parse(line), parsed["ok"]?.bool == false {
-                    printError(Exchange.describeFailure(parsed))
-                    throw ExitCode(Exchange.refusedExitCode)
-                }
-                printError("error: the daemon sent an unexpected audit answer: \(line.prefix(300))")
-                throw ExitCode(Exchange.connectionExitCode)
-            }
-            let events = try RawJSON.elements(bytes, of: eventsRange)
-            for range in events {
-                try writer.event(bytes[range])
-            }
-            if let first = events.first, firstSeq == nil { firstSeq = Self.seq(of: bytes[first]) }
-            if let last = events.last { lastSeq = Self.seq(of: bytes[last]) ?? lastSeq }
-            let next = raw("next_after_seq").flatMap { Int(String(decoding: $0, as: UTF8.self)) }
-            if let next {
-                guard next > after else {
-                    progress.clear()
-                    printError("error: the daemon's next_after_seq \(next) does not move past \(after)")
-                    throw ExitCode(Exchange.connectionExitCode)
-                }
+            let sink = try ExportSink(path: output)
+            defer { sink.abandon() }
+            var writer = RecordWriter(format: format, sink: sink)
+            try writer.begin()
+            var after = afterSeq
+            while true {
+                let page = try nextPage(client, after: after)
+                for range in page.events { try writer.event(page.bytes[range]) }
+                if let first = page.events.first, firstSeq == nil { firstSeq = Self.seq(of: page.bytes[first]) }
+                if let last = page.events.last { lastSeq = Self.seq(of: page.bytes[last]) ?? lastSeq }
+                let reached = page.next ?? max(head, lastSeq ?? after)
+                head = max(head, reached)
+                progress.update(events: writer.count, seq: reached, head: head)
+                guard let next = page.next else { break }
                 after = next
             }
-            let reached = next ?? max(head, lastSeq ?? after)
-            head = max(head, reached)
-            progress.update(events: writer.count, seq: reached, head: head)
-            if next == nil { break }
-        }
+            try writer.end()
+            try sink.commit()
+            count = writer.count
+            progress.clear()
+        } catch let failure as ExportFailure {
+            progress.clear()
+            printError(failure.message)
+            throw ExitCode(failure.exitCode)
         } catch {
             progress.clear()
             throw error
         }
-        try writer.end()
-        try sink.commit()
-        finished = true
-        progress.clear()
 
         let seconds = Date().timeIntervalSince(started)
-        let rate = seconds > 0 ? Int(Double(writer.count) / seconds) : writer.count
+        let rate = seconds > 0 ? Int(Double(count) / seconds) : count
         let range = firstSeq.map { "seq \($0)..\(lastSeq ?? $0)" } ?? "no events"
         printError(
-            "exported \(Renderer.grouped(writer.count)) event\(writer.count == 1 ? "" : "s") (\(range)) as "
+            "exported \(Renderer.grouped(count)) event\(count == 1 ? "" : "s") (\(range)) as "
                 + "\(format.rawValue) to \(output ?? "standard output") in \(String(format: "%.1f", seconds)) s "
                 + "(\(Renderer.grouped(rate)) events/s)")
+    }
+
+    /// One `audit` answer after `after`: its bytes, the ranges of its events in them, and
+    /// `next_after_seq` (nil once the scan reached the head).
+    func nextPage(_ client: LineClient, after: Int) throws -> (bytes: [UInt8], events: [Range<Int>], next: Int?) {
+        var page = fields
+        page.add("after_seq", after)
+        page.add("limit", pageLimit)
+        let line = try Exchange.ask(
+            client, Exchange.requestLine(op: "audit", fields: page, id: global.idValue), global: global)
+        let bytes = Array(line.utf8)
+        let members: [(key: String, value: Range<Int>)]
+        do {
+            members = try RawJSON.members(bytes)
+        } catch {
+            throw ExportFailure(
+                "error: the daemon sent an unreadable audit answer (\(error)): \(line.prefix(300))",
+                Exchange.connectionExitCode)
+        }
+        func raw(_ key: String) -> ArraySlice<UInt8>? {
+            members.first { $0.key == key }.map { bytes[$0.value] }
+        }
+        guard raw("ok").map({ $0.elementsEqual("true".utf8) }) == true,
+            let eventsRange = members.first(where: { $0.key == "events" })?.value
+        else {
+            if let parsed = try? JSONValue.parse(line), parsed["ok"]?.bool == false {
+                throw ExportFailure(Exchange.describeFailure(parsed), Exchange.refusedExitCode)
+            }
+            throw ExportFailure(
+                "error: the daemon sent an unexpected audit answer: \(line.prefix(300))", Exchange.connectionExitCode)
+        }
+        let events = try RawJSON.elements(bytes, of: eventsRange)
+        let next = raw("next_after_seq").flatMap { Int(String(decoding: $0, as: UTF8.self)) }
+        if let next, next <= after {
+            throw ExportFailure(
+                "error: the daemon's next_after_seq \(next) does not move past \(after)", Exchange.connectionExitCode)
+        }
+        return (bytes, events, next)
     }
 
     /// The `seq` of a raw event, read without decoding the rest.
@@ -121,6 +127,16 @@ struct AuditExport {
         guard let members = try? RawJSON.members(bytes), let range = members.first(where: { $0.key == "seq" })?.value
         else { return nil }
         return Int(String(decoding: bytes[range], as: UTF8.self))
+    }
+}
+
+/// Why an export stops, reported once the progress bar is cleared.
+struct ExportFailure: Error {
+    var message: String
+    var exitCode: Int32
+    init(_ message: String, _ exitCode: Int32) {
+        self.message = message
+        self.exitCode = exitCode
     }
 }
 
@@ -200,8 +216,8 @@ final class ExportSink {
         let temporary = path + ".partial-\(getpid())"
         let opened = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard opened >= 0 else {
-            printError("error: cannot write \(path): \(String(cString: strerror(errno)))")
-            throw ExitCode(Exchange.refusedExitCode)
+            throw ExportFailure(
+                "error: cannot write \(path): \(String(cString: strerror(errno)))", Exchange.refusedExitCode)
         }
         fd = opened
         temporaryPath = temporary
@@ -223,8 +239,9 @@ final class ExportSink {
             }
             if written < 0 {
                 if errno == EINTR { continue }
-                printError("error: cannot write \(path ?? "standard output"): \(String(cString: strerror(errno)))")
-                throw ExitCode(Exchange.refusedExitCode)
+                throw ExportFailure(
+                    "error: cannot write \(path ?? "standard output"): \(String(cString: strerror(errno)))",
+                    Exchange.refusedExitCode)
             }
             offset += written
         }
@@ -237,9 +254,9 @@ final class ExportSink {
         done = true
         guard let path, let temporaryPath else { return }
         guard fsync(fd) == 0, close(fd) == 0, rename(temporaryPath, path) == 0 else {
-            printError("error: cannot finish \(path): \(String(cString: strerror(errno)))")
+            let why = String(cString: strerror(errno))
             unlink(temporaryPath)
-            throw ExitCode(Exchange.refusedExitCode)
+            throw ExportFailure("error: cannot finish \(path): \(why)", Exchange.refusedExitCode)
         }
     }
 

@@ -14,16 +14,22 @@ enum RawJSON {
     /// The members of the object that is the whole of `bytes`: each key and its value's range.
     static func members(_ bytes: [UInt8]) throws -> [(key: String, value: Range<Int>)] {
         var i = skipWhitespace(bytes, 0)
-        guard i < bytes.count, bytes[i] == UInt8(ascii: "{") else { throw ScanError(offset: i, reason: "not an object") }
+        guard i < bytes.count, bytes[i] == UInt8(ascii: "{") else {
+            throw ScanError(offset: i, reason: "not an object")
+        }
         i = skipWhitespace(bytes, i + 1)
         var out: [(key: String, value: Range<Int>)] = []
         if i < bytes.count, bytes[i] == UInt8(ascii: "}") { return out }
         while true {
-            guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw ScanError(offset: i, reason: "expected a key") }
+            guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else {
+                throw ScanError(offset: i, reason: "expected a key")
+            }
             let keyEnd = try skipString(bytes, i)
             let key = try JSONValue.parse(String(decoding: bytes[i..<keyEnd], as: UTF8.self)).string ?? ""
             i = skipWhitespace(bytes, keyEnd)
-            guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw ScanError(offset: i, reason: "expected ':'") }
+            guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else {
+                throw ScanError(offset: i, reason: "expected ':'")
+            }
             let start = skipWhitespace(bytes, i + 1)
             let end = try skipValue(bytes, start)
             out.append((key, start..<end))

@@ -171,7 +171,8 @@ struct Audit: LedgerCommand {
             valueName: "n"),
         transform: Parse.integer)
     var limit: Int?
-    @Option(help: ArgumentHelp("Export every matching event in this format (csv, json or ndjson).", valueName: "format"))
+    @Option(
+        help: ArgumentHelp("Export every matching event in this format (csv, json or ndjson).", valueName: "format"))
     var format: ExportFormat?
     @Option(help: ArgumentHelp("Export to this file (format: --format, default ndjson).", valueName: "file"))
     var output: String?

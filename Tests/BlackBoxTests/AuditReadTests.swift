@@ -64,7 +64,8 @@ struct AuditReadTests {
                 stdoutPath: json, stderrPath: directory.path + "/json.err", environment: CLI.environment(ledger.daemon))
             defer { raw.killAndReap() }
             let people = try ChildProcess(
-                executable: CLI.binaryPath, arguments: ["tail", "--team", "t", "--type", "consumed", "--type", "topup"],
+                executable: CLI.binaryPath,
+                arguments: ["tail", "--team", "t", "--type", "consumed", "--type", "topup"],
                 stdoutPath: human, stderrPath: directory.path + "/human.err",
                 environment: CLI.environment(ledger.daemon))
             defer { people.killAndReap() }

@@ -48,7 +48,8 @@ struct ExportTests {
 
     static func rfc8785(_ path: String) throws -> ProcessResult? {
         guard let python else {
-            print("RFC 8785 CROSS-CHECK SKIPPED: python3 has no rfc8785 (pip install rfc8785; tools/ensure-deps --test)")
+            print(
+                "RFC 8785 CROSS-CHECK SKIPPED: python3 has no rfc8785 (pip install rfc8785; tools/ensure-deps --test)")
             return nil
         }
         return try runProcess(python, ["-c", rederive, path], timeoutSeconds: 120)

@@ -140,7 +140,10 @@ struct SchemaTests {
     static let violating: [(String, String, String)] = [
         ("response", "ping", #"{"id":1,"ok":true}"#),
         ("event_line", "subscribe", #"{"event":{"seq":0,"type":"consumed"}}"#),
-        ("event_line", "subscribe", "{\"event\":{\"seq\":5,\"ts\":\"2026-01-15T18:15:00.000Z\",\"type\":\"daily_reset\",\"v\":1,\"hash\":\"\(String(repeating: "0", count: 64))\"},\"extra\":1}"),
+        (
+            "event_line", "subscribe",
+            "{\"event\":{\"seq\":5,\"ts\":\"2026-01-15T18:15:00.000Z\",\"type\":\"daily_reset\",\"v\":1,\"hash\":\"\(String(repeating: "0", count: 64))\"},\"extra\":1}"
+        ),
         ("response", "rebuild", #"{"ok":true,"rebuilt":["nope"],"events":1,"seconds":0.1}"#),
         ("response", "report", #"{"ok":true,"rows":[{"bucket":"2026-W03","tokens":5,"input_tokens":0,"output_tokens":0,"events":1,"share_pct":120}]}"#),
         (

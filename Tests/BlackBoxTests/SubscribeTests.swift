@@ -166,6 +166,40 @@ struct SubscribeTests {
         }
     }
 
+    @Test func subscribe_whenTheDaemonStops_streamsEndAndItExitsCleanly() throws {
+        try withLedger { ledger in
+            try ledger.makeTeam("t")
+            for _ in 0..<20 {
+                let requests = (0..<100).map { _ in
+                    JSON.request(
+                        "consume",
+                        ["team": "t", "user": "u", "model": "m", "cost": 1, "key": .string(Ledger.freshKey())])
+                }
+                _ = try ledger.connection.pipeline(requests)
+            }
+            // One never reads (its socket is full of history), one waits at the head.
+            let unread = try ledger.daemon.connect(timeoutSeconds: 10)
+            try unread.send(#"{"op":"subscribe"}"#)
+            let waiting = try Self.subscribe(ledger, ["after_seq": JSON(try ledger.seq())])
+            #expect(try Self.waitForSubscribers(ledger, 2))
+            usleep(200_000)
+            let started = Date()
+            let stopped = try ledger.daemon.stop()
+            let seconds = Date().timeIntervalSince(started)
+            #expect(stopped == .exited(0), "SIGTERM with live subscribers: \(stopped)")
+            #expect(seconds < 5, "a subscriber that does not read holds up the shutdown (\(seconds) s)")
+            #expect(try waiting.readStreamLine() == nil, "the waiting stream ends")
+            // The stuck one was cut: what it gets is whole lines, perhaps ending in part of one.
+            var lines: [String] = []
+            while let line = try unread.readLine() { lines.append(line) }
+            #expect(lines.first == #"{"ok":true,"subscribed":true}"#)
+            #expect(lines.count < 2_020, "the unread stream ends too (after \(lines.count) lines)")
+            for (i, line) in lines.dropFirst().dropLast().enumerated() {
+                #expect(line.hasPrefix(#"{"event":{"#) && line.contains(#","seq":\#(i + 1),"#))
+            }
+        }
+    }
+
     /// Bounds for the stuck-subscriber test (see README, "subscribe"). The daemon's VmRSS includes
     /// the pages of the memory-mapped log it touched (RssFile), which grow with the log whatever
     /// subscribers do; its own memory (RssAnon) is what a buffering subscriber would grow: 100,000
@@ -175,11 +209,11 @@ struct SubscribeTests {
 
     @Test func subscribe_whenTheSubscriberNeverReads_writersKeepTheirPaceAndMemoryStaysBounded() throws {
         try withLedger { ledger in
-            // An unlimited pool: nothing refuses 120,000 consumes.
+            // An unlimited pool: nothing refuses 108,000 consumes.
             try ledger.makeTeam("t", plan: "enterprise")
             let pid = try #require(ledger.daemon.pid)
             let socket = ledger.daemon.socketPath
-            let baselineEvents = 10_000
+            let baselineEvents = 4_000
             let stuckEvents = 100_000
 
             // Without a subscriber, before and after (the log's growth weighs on both sides alike).

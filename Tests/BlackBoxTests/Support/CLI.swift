@@ -20,7 +20,8 @@ enum CLI {
     }
 
     /// Runs `tokenledger <arguments>` to completion.
-    static func run(_ arguments: [String], daemon: DaemonProcess, timeoutSeconds: Double = 120) throws -> ProcessResult {
+    static func run(_ arguments: [String], daemon: DaemonProcess, timeoutSeconds: Double = 120) throws -> ProcessResult
+    {
         guard isAvailable else {
             throw LedgerTestError("no CLI binary at \(binaryPath) (swift build --product tokenledger)")
         }
@@ -41,7 +42,8 @@ struct ResidentMemory: CustomStringConvertible {
         let status = readFile("/proc/\(pid)/status")
         func field(_ name: String) throws -> Int {
             guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }),
-                let kib = Int(line.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces).split(separator: " ")[0])
+                let kib = Int(
+                    line.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces).split(separator: " ")[0])
             else { throw LedgerTestError("/proc/\(pid)/status has no \(name)") }
             return kib
         }
@@ -76,7 +78,8 @@ func appendConsumes(
             var bytes: [UInt8] = []
             for i in 0..<batch {
                 let key = "\(keyPrefix)-\(worker)-\(b)-\(i)"
-                bytes += Array(#"{"op":"consume","team":"\#(team)","user":"\#(user)","model":"m","cost":1,"key":"\#(key)"}"#.utf8)
+                bytes += Array(
+                    #"{"op":"consume","team":"\#(team)","user":"\#(user)","model":"m","cost":1,"key":"\#(key)"}"#.utf8)
                 bytes.append(UInt8(ascii: "\n"))
             }
             return bytes
