@@ -144,7 +144,7 @@ struct ReadModelTests {
                     ], "\(report.line)")
 
             // A bucket whose tokens total 0 has no share.
-            try ledger.ok("clock.advance", ["seconds": 7 * 86_400])
+            try ledger.ok("clock.advance", ["seconds": JSON(7 * 86_400)])
             try Scenario.consume(ledger, ["team": "acme", "user": "bo", "model": "m", "cost": 0])
             let empty = try ledger.ok("report", ["team": "acme", "period": "week", "by": "model", "from": "2026-01-29"])
             #expect(

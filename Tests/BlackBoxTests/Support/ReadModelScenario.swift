@@ -66,7 +66,7 @@ enum Scenario {
             ledger,
             ["team": "acme", "user": "ana", "pod": "web", "model": "gpt-4o", "operation": "image", "cost": 100])
         try consume(ledger, ["team": "acme", "user": "bo", "model": "claude-3.5-sonnet", "cost": 300])
-        try ledger.ok("clock.advance", ["seconds": 7 * 86_400])
+        try ledger.ok("clock.advance", ["seconds": JSON(7 * 86_400)])
         let gpt = try consume(
             ledger,
             [
