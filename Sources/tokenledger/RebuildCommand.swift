@@ -130,12 +130,12 @@ struct OfflineRebuild {
         if let why = store.discarded, !names.isEmpty {
             printError("note: the views on disk were started over (\(why)); tokenledgerd refolds the others at start")
         }
+        // One pass over the log folds every read model named: one progress line for them all.
         let list = names.isEmpty ? ProjectionName.allCases : names
-        let meter = RebuildProgress(names: list)
+        let label = list.map(\.rawValue).joined(separator: "+")
+        let meter = RebuildProgress(label: label)
         let started = Date()
         let events: UInt64
-        // One pass over the log folds every read model named.
-        let label = (names.isEmpty ? ProjectionName.allCases : names).map(\.rawValue).joined(separator: "+")
         do {
             events = try ProjectionHub.rebuildOffline(names, store: store, log: log) { meter.update(label, $0, $1) }
         } catch {
@@ -168,6 +168,8 @@ struct OfflineRebuild {
 /// a gauge, percent, events/s and ETA; then a done line per read model.
 final class RebuildProgress {
     static let redrawSecondsMin = 0.1
+    static let gaugeWidthMin = 10
+    static let gaugeWidthMax = 40
 
     let enabled: Bool
     let renderer: Renderer
@@ -176,11 +178,12 @@ final class RebuildProgress {
     private var started = Date()
     private var lastDraw = Date.distantPast
     private var drawn = false
+    private var plan: Plan?
 
-    init(names: [ProjectionName], enabled: Bool = isatty(STDERR_FILENO) != 0) {
+    init(label: String, enabled: Bool = isatty(STDERR_FILENO) != 0) {
         self.enabled = enabled
         renderer = Renderer.forStandardError()
-        nameWidth = names.map(\.rawValue.count).max() ?? 0
+        nameWidth = label.count
     }
 
     /// `seq` of `head` folded into `name` (called after each chunk of the log).
@@ -189,6 +192,7 @@ final class RebuildProgress {
         let now = Date()
         if name != current {
             current = name
+            plan = nil
             if drawn { clear() }
         }
         let elapsed = now.timeIntervalSince(started)
@@ -218,22 +222,43 @@ final class RebuildProgress {
         drawn = false
     }
 
-    private func draw(_ name: String, _ seq: UInt64, _ head: UInt64, elapsed: Double, done: Bool) {
-        let width = max(10, min(40, Terminal.columns - nameWidth - 50))
-        let gauge = Bars.gauge(Int(seq), of: Int(max(head, 1)), width: width)
-        var parts = [
-            name.count >= nameWidth ? name : name.padding(toLength: nameWidth, withPad: " ", startingAt: 0),
-            renderer.paint(gauge, done ? .good : .plain),
-            Percentages.share(Int(seq), of: Int(max(head, 1))),
-        ]
-        let rate = elapsed > 0 ? Double(seq) / elapsed : 0
-        if done {
-            parts.append("\(Renderer.grouped(Int(seq))) events in " + String(format: "%.2f s", elapsed))
-        } else {
-            parts.append("\(Renderer.grouped(Int(seq)))/\(Renderer.grouped(Int(head))) events")
+    /// What a read model's lines show, fixed for the whole read model so that the gauge does
+    /// not jump as figures grow: sized for the widest figures (the head's count), it fits
+    /// `$COLUMNS` (a wrapped line would break the redraw); on a narrow terminal the count goes
+    /// first, then the rate, then the ETA.
+    struct Plan {
+        var gaugeWidth: Int
+        var figures: Int
+
+        init(nameWidth: Int, head: UInt64, columns: Int = Terminal.columns) {
+            let count = Renderer.grouped(Int(head))
+            // Percent, ETA, rate (up to ten times the head per second), count.
+            let widths = ["100.0%".count, "ETA 0:00:00".count, count.count + 1 + " events/s".count, 2 * count.count + 8]
+            var shown = widths.count
+            func free() -> Int { columns - 1 - nameWidth - 2 - widths.prefix(shown).reduce(0) { $0 + $1 + 2 } }
+            while free() < RebuildProgress.gaugeWidthMin && shown > 1 { shown -= 1 }
+            figures = shown
+            gaugeWidth = min(RebuildProgress.gaugeWidthMax, max(RebuildProgress.gaugeWidthMin, free()))
         }
-        if rate > 0 { parts.append("\(Renderer.grouped(Int(rate))) events/s") }
-        if !done && rate > 0 { parts.append("ETA " + Self.clock(Double(head - seq) / rate)) }
+    }
+
+    private func draw(_ name: String, _ seq: UInt64, _ head: UInt64, elapsed: Double, done: Bool) {
+        if plan == nil { plan = Plan(nameWidth: nameWidth, head: head) }
+        let plan = plan!
+        let rate = elapsed > 0 ? Double(seq) / elapsed : 0
+        var figures = [Percentages.share(Int(seq), of: Int(max(head, 1)))]
+        if plan.figures > 1 { figures.append(done || rate == 0 ? "" : "ETA " + Self.clock(Double(head - seq) / rate)) }
+        if plan.figures > 2 { figures.append(rate > 0 ? "\(Renderer.grouped(Int(rate))) events/s" : "") }
+        if plan.figures > 3 {
+            figures.append(
+                done
+                    ? "\(Renderer.grouped(Int(seq))) events in " + String(format: "%.2f s", elapsed)
+                    : "\(Renderer.grouped(Int(seq)))/\(Renderer.grouped(Int(head))) events")
+        }
+        let gauge = Bars.gauge(Int(seq), of: Int(max(head, 1)), width: plan.gaugeWidth)
+        let parts =
+            [name.padding(toLength: nameWidth, withPad: " ", startingAt: 0), renderer.paint(gauge, done ? .good : .plain)]
+            + figures.filter { !$0.isEmpty }
         FileHandle.standardError.write(Data(("\r\u{1B}[2K" + parts.joined(separator: "  ")).utf8))
         drawn = true
     }

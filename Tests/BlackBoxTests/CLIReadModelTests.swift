@@ -277,6 +277,8 @@ struct CLIReadModelTests {
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "NO_COLOR")
         env["COLUMNS"] = "80"
+        // Rainbow colours only on a terminal that names itself (TERM set, not dumb).
+        env["TERM"] = "xterm-256color"
         env.merge(environment) { _, new in new }
         return try runProcess(script!, ["-q", "-e", "-c", command, "/dev/null"], timeoutSeconds: 60, environment: env)
     }
