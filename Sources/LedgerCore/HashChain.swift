@@ -72,19 +72,18 @@ public enum HashChain {
             canonical.append(UInt8(ascii: "}"))
         }
         let h = hash(previous: previous, canonical: canonical)
-        var member: [UInt8] = Array(#""hash":""#.utf8)
-        member.append(contentsOf: hex(h).utf8)
-        member.append(UInt8(ascii: "\""))
+        let member: StaticString = #""hash":""#
         var stored = [UInt8]()
-        stored.reserveCapacity(canonical.count + member.count + 1)
+        stored.reserveCapacity(canonical.count + member.utf8CodeUnitCount + 2 * h.count + 2)
         stored.append(contentsOf: canonical[..<insertAt])
-        if insertAt == 1 {
-            stored.append(contentsOf: member)
-            if canonical.count > 2 { stored.append(UInt8(ascii: ",")) }
-        } else {
-            stored.append(UInt8(ascii: ","))
-            stored.append(contentsOf: member)
+        if insertAt != 1 { stored.append(UInt8(ascii: ",")) }
+        stored.append(contentsOf: UnsafeBufferPointer(start: member.utf8Start, count: member.utf8CodeUnitCount))
+        for b in h {
+            stored.append(hexDigits[Int(b >> 4)])
+            stored.append(hexDigits[Int(b & 0xF)])
         }
+        stored.append(UInt8(ascii: "\""))
+        if insertAt == 1 && canonical.count > 2 { stored.append(UInt8(ascii: ",")) }
         stored.append(contentsOf: canonical[insertAt...])
         assert(stored == CanonicalJSON.bytes(.object(JSONObject(event.json().members + [("hash", .string(hex(h)))]))))
         return (stored, h)

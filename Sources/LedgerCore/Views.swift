@@ -85,3 +85,78 @@ public enum Views {
         return o
     }
 }
+
+// MARK: - Answers written as bytes
+
+/// The hot answers written straight to RFC 8785 bytes: keys in sorted order, figures as
+/// `figures(team:user:into:)` computes them. The engine asserts (debug builds) that each equals
+/// the generic serialisation of the same fields.
+extension Views {
+    /// `consume` (PROTOCOL §5): `{available, consumed_today, cost, duplicate?, ok, seq, status,
+    /// user?, warnings}`.
+    public static func consumeAnswer(
+        seq: UInt64, cost: Int64, team t: TeamState, user uid: ID, duplicate: Bool
+    ) -> CanonicalAnswer {
+        let u = t.users[uid]
+        let (status, warnings) = status(team: t, user: u)
+        var w = CanonicalWriter(capacity: 256)
+        w.beginObject()
+        w.key("available"); w.int(t.available)
+        w.key("consumed_today"); w.int(t.consumedToday)
+        w.key("cost"); w.int(cost)
+        if duplicate { w.key("duplicate"); w.bool(true) }
+        let idAt = w.bytes.count
+        w.key("ok"); w.bool(true)
+        w.key("seq"); w.uint(seq)
+        w.key("status"); w.string(status)
+        if let u { writeUser(uid, u, to: &w) }
+        writeWarnings(warnings, to: &w)
+        w.endObject()
+        return CanonicalAnswer(bytes: w.bytes, idAt: idAt)
+    }
+
+    /// `check` (PROTOCOL §5): `{allowed, available, consumed_today, cost, daily_limit, message?,
+    /// ok, reason?, resets_at, scope?, status, user?, warnings}`.
+    public static func checkAnswer(
+        cost: Int64, refusal: Rejection?, team t: TeamState, user uid: ID, now: Instant
+    ) -> CanonicalAnswer {
+        let u = t.users[uid]
+        let (status, warnings) = status(team: t, user: u)
+        var w = CanonicalWriter(capacity: 320)
+        w.beginObject()
+        w.key("allowed"); w.bool(refusal == nil)
+        w.key("available"); w.int(t.available)
+        w.key("consumed_today"); w.int(t.consumedToday)
+        w.key("cost"); w.int(cost)
+        w.key("daily_limit"); w.int(t.dailyLimit)
+        let idAt = w.bytes.count
+        if let refusal { w.key("message"); w.string(refusal.message) }
+        w.key("ok"); w.bool(true)
+        if let refusal { w.key("reason"); w.string(refusal.code.rawValue) }
+        w.key("resets_at"); w.instant(t.zone.nextDayStart(after: now))
+        if let scope = refusal?.scope { w.key("scope"); w.string(scope.rawValue) }
+        w.key("status"); w.string(status)
+        if let u { writeUser(uid, u, to: &w) }
+        writeWarnings(warnings, to: &w)
+        w.endObject()
+        return CanonicalAnswer(bytes: w.bytes, idAt: idAt)
+    }
+
+    /// `"user":{...}` as `user(_:_:)` has it.
+    private static func writeUser(_ id: ID, _ u: UserState, to w: inout CanonicalWriter) {
+        w.key("user")
+        w.beginObject()
+        w.key("allocation_left"); w.int(u.allocationLeft)
+        w.key("consumed_today"); w.int(u.consumedToday)
+        w.key("daily_limit"); w.int(u.dailyLimit)
+        w.key("user"); w.string(id.string)
+        w.endObject()
+    }
+
+    private static func writeWarnings(_ warnings: [String], to w: inout CanonicalWriter) {
+        w.key("warnings")
+        w.beginArray()
+        for x in warnings { w.string(x) }
+        w.endArray()
+    }
+}

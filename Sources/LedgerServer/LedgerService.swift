@@ -96,11 +96,11 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
                 do {
                     switch body {
                     case .query(.audit(let q)):
-                        c.resume(returning: .success(try reader.audit(q, head: head.seq)))
+                        c.resume(returning: .success(.fields(try reader.audit(q, head: head.seq))))
                     case .query(.verify(let from, let to)):
-                        c.resume(returning: .success(try reader.verify(fromSeq: from, toSeq: to, head: head)))
+                        c.resume(returning: .success(.fields(try reader.verify(fromSeq: from, toSeq: to, head: head))))
                     case .query(.stats):
-                        c.resume(returning: .success(self.stats(head: head)))
+                        c.resume(returning: .success(.fields(self.stats(head: head))))
                     default:
                         c.resume(returning: .failure(Rejection(.internal, "not a log read")))
                     }
@@ -130,10 +130,13 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
 
     /// `{"id":..,"ok":true,...}` or `{"id":..,"ok":false,"error":{...}}` as one line.
     static func encode(id: JSON?, _ answer: EngineAnswer) -> [UInt8] {
+        if case .success(.canonical(let c)) = answer { return c.line(id: id) }
         var o = JSONObject()
         if let id { o["id"] = id }
         switch answer {
-        case .success(let fields):
+        case .success(.canonical):
+            preconditionFailure("handled above")
+        case .success(.fields(let fields)):
             o["ok"] = .bool(true)
             o.members.append(contentsOf: fields.members)
         case .failure(let r):

@@ -79,14 +79,23 @@ enum ASCII {
     /// Appends `value` in decimal, left-padded with zeros to `width` digits (never truncated).
     static func append(_ value: Int, width: Int, to out: inout [UInt8]) {
         precondition(value >= 0, "append expects a non-negative value")
-        var digits: [UInt8] = []
+        // Written in place, most significant digit last: formatting runs for every event sealed.
+        var count = 1
+        var rest = value / 10
+        while rest > 0 {
+            count += 1
+            rest /= 10
+        }
+        let start = out.count
+        out.append(contentsOf: repeatElement(zero, count: max(width, count)))
         var v = value
+        var i = out.count - 1
         repeat {
-            digits.append(zero + UInt8(v % 10))
+            out[i] = zero &+ UInt8(truncatingIfNeeded: v % 10)
             v /= 10
+            i -= 1
         } while v > 0
-        if digits.count < width { out.append(contentsOf: repeatElement(zero, count: width - digits.count)) }
-        out.append(contentsOf: digits.reversed())
+        assert(i >= start - 1)
     }
 
     /// A year as `YYYY`; years outside 0...9999 (only reachable by arithmetic) keep every digit and a `-` sign.

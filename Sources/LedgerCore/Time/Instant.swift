@@ -42,11 +42,18 @@ extension Instant {
     /// Always `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC, exactly 3 fraction digits) for instants in
     /// `rfc3339Min...rfc3339Max`; outside that range the year keeps all its digits and a `-` sign.
     public var rfc3339: String {
+        var out: [UInt8] = []
+        out.reserveCapacity(24)
+        appendRFC3339(to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `rfc3339`'s bytes appended to `out`, for writers that build JSON without Strings.
+    public func appendRFC3339(to out: inout [UInt8]) {
+        let start = out.count
         let days = Civil.floorDiv(ms, Civil.msPerDay)
         let msOfDay = Int(Civil.floorMod(ms, Civil.msPerDay))
         let date = Civil.date(days: Int(days))
-        var out: [UInt8] = []
-        out.reserveCapacity(24)
         ASCII.appendYear(date.year, to: &out)
         out.append(UInt8(ascii: "-"))
         ASCII.append(date.month, width: 2, to: &out)
@@ -61,8 +68,7 @@ extension Instant {
         out.append(UInt8(ascii: "."))
         ASCII.append(msOfDay % 1000, width: 3, to: &out)
         out.append(UInt8(ascii: "Z"))
-        assert(out.count == 24 || !(Instant.rfc3339Min...Instant.rfc3339Max).contains(self))
-        return String(decoding: out, as: UTF8.self)
+        assert(out.count - start == 24 || !(Instant.rfc3339Min...Instant.rfc3339Max).contains(self))
     }
 }
 

@@ -50,12 +50,17 @@ public struct LocalDay: Comparable, Hashable, Sendable, CustomStringConvertible 
     public var description: String {
         var out: [UInt8] = []
         out.reserveCapacity(10)
+        append(to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `description`'s bytes appended to `out`.
+    public func append(to out: inout [UInt8]) {
         ASCII.appendYear(year, to: &out)
         out.append(UInt8(ascii: "-"))
         ASCII.append(month, width: 2, to: &out)
         out.append(UInt8(ascii: "-"))
         ASCII.append(day, width: 2, to: &out)
-        return String(decoding: out, as: UTF8.self)
     }
 
     public func adding(days: Int) -> LocalDay {
