@@ -173,6 +173,12 @@ public struct RequestFailure: Error, Sendable {
 
 public enum RequestParser {
     public static func parse(_ line: [UInt8]) -> Result<ParsedRequest, RequestFailure> {
+        if let request = FastRequestParser.parse(line) { return .success(request) }
+        return parseGeneral(line)
+    }
+
+    /// Every request, through a JSON tree: the reference that the fast path must agree with.
+    static func parseGeneral(_ line: [UInt8]) -> Result<ParsedRequest, RequestFailure> {
         let value: JSON
         do {
             value = try JSONParser.parse(line)
