@@ -211,7 +211,8 @@ public enum Decider {
                     tags: c.tags, inputTokens: c.usage.inputTokens, outputTokens: c.usage.outputTokens,
                     params: c.usage.params, cost: cost, day: t.zone.day(of: ctx.now), draws: draws,
                     overdraft: overdraft, record: c.record))
-            return [consumption] + Alerts.reached(team: t, tags: c.tags, cost: cost)
+            let alerts = Alerts.reached(team: t, tags: c.tags, cost: cost)
+            return alerts.isEmpty ? [consumption] : [consumption] + alerts
 
         case .hold(let h):
             let probe = ConsumeCommand(tags: h.tags, usage: h.usage, cost: h.amount, record: false)
@@ -397,21 +398,25 @@ public enum Limits {
         return nil
     }
 
-    static func budget(_ b: BudgetState, knownTask: Bool, cost: Int64, scope: LimitScope, name: String) -> Rejection? {
+    /// `name` is only formatted for a refusal: this runs for every consume.
+    static func budget(
+        _ b: BudgetState, knownTask: @autoclosure () -> Bool, cost: Int64, scope: LimitScope,
+        name: @autoclosure () -> String
+    ) -> Rejection? {
         guard b.budget != -1, !b.resumed else { return nil }
         switch b.action {
         case .alert:
             return nil
         case .pause:
-            if b.paused { return Rejection(.budgetExceeded, "\(name) is paused: its budget is used up", scope: scope) }
+            if b.paused { return Rejection(.budgetExceeded, "\(name()) is paused: its budget is used up", scope: scope) }
             if b.used + b.held + cost > b.budget {
                 return Rejection(
-                    .budgetExceeded, "\(name) would pass its budget (\(b.used) used + \(b.held) held + \(cost) > \(b.budget))",
+                    .budgetExceeded, "\(name()) would pass its budget (\(b.used) used + \(b.held) held + \(cost) > \(b.budget))",
                     scope: scope)
             }
         case .blockNewTasks:
-            if !knownTask && b.used + b.held + cost > b.budget {
-                return Rejection(.budgetExceeded, "\(name) is over its budget: new tasks are blocked", scope: scope)
+            if !knownTask() && b.used + b.held + cost > b.budget {
+                return Rejection(.budgetExceeded, "\(name()) is over its budget: new tasks are blocked", scope: scope)
             }
         }
         return nil

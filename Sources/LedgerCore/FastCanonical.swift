@@ -2,135 +2,216 @@
 /// order (sealing a `consumed` event, the `consume` and `check` answers). The caller must add
 /// members in RFC 8785 order; every user of it asserts (debug builds) that its bytes equal the
 /// generic serialisation of the same JSON tree, so the two cannot drift apart.
-public struct CanonicalWriter {
-    public private(set) var bytes: [UInt8]
+///
+/// It writes into a buffer of its own with plain stores (no `Array.append` per token), grown
+/// when needed, and hands out an array once at the end.
+public struct CanonicalWriter: ~Copyable {
+    private var base: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    /// Bytes written so far.
+    public private(set) var count = 0
     /// A value was just completed at the current depth: the next member or element needs a comma.
     private var needsComma = false
 
     public init(capacity: Int) {
-        bytes = []
-        bytes.reserveCapacity(capacity)
+        self.capacity = max(capacity, 64)
+        base = .allocate(capacity: self.capacity)
+    }
+
+    deinit { base.deallocate() }
+
+    /// The bytes written, as an array.
+    public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
+
+    /// Runs `body` on the bytes written (valid only inside it).
+    public func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try body(UnsafeBufferPointer(start: base, count: count))
+    }
+
+    @inline(__always)
+    private mutating func reserve(_ n: Int) {
+        if count + n > capacity { grow(n) }
+    }
+
+    private mutating func grow(_ n: Int) {
+        let newCapacity = max(capacity * 2, count + n)
+        let newBase = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        newBase.update(from: base, count: count)
+        base.deallocate()
+        base = newBase
+        capacity = newCapacity
+    }
+
+    @inline(__always)
+    private mutating func put(_ b: UInt8) {
+        reserve(1)
+        base[count] = b
+        count += 1
+    }
+
+    @inline(__always)
+    private mutating func put(_ p: UnsafePointer<UInt8>, _ n: Int) {
+        reserve(n)
+        (base + count).update(from: p, count: n)
+        count += n
+    }
+
+    @inline(__always)
+    private mutating func put(_ s: StaticString) {
+        put(s.utf8Start, s.utf8CodeUnitCount)
     }
 
     @inline(__always)
     private mutating func separate() {
-        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        if needsComma { put(UInt8(ascii: ",")) }
     }
 
     /// `"k":` (the key must be plain ASCII that needs no escape).
     @inline(__always)
     public mutating func key(_ k: StaticString) {
         separate()
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(contentsOf: UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(UInt8(ascii: ":"))
+        reserve(k.utf8CodeUnitCount + 3)
+        base[count] = UInt8(ascii: "\"")
+        (base + count + 1).update(from: k.utf8Start, count: k.utf8CodeUnitCount)
+        count += k.utf8CodeUnitCount + 1
+        base[count] = UInt8(ascii: "\"")
+        base[count + 1] = UInt8(ascii: ":")
+        count += 2
         needsComma = false
     }
 
     public mutating func beginObject() {
         separate()
-        bytes.append(UInt8(ascii: "{"))
+        put(UInt8(ascii: "{"))
         needsComma = false
     }
 
     public mutating func endObject() {
-        bytes.append(UInt8(ascii: "}"))
+        put(UInt8(ascii: "}"))
         needsComma = true
     }
 
     public mutating func beginArray() {
         separate()
-        bytes.append(UInt8(ascii: "["))
+        put(UInt8(ascii: "["))
         needsComma = false
     }
 
     public mutating func endArray() {
-        bytes.append(UInt8(ascii: "]"))
+        put(UInt8(ascii: "]"))
         needsComma = true
     }
 
     public mutating func int(_ v: Int64) {
         separate()
-        CanonicalWriter.appendDecimal(v, to: &bytes)
+        if v < 0 { put(UInt8(ascii: "-")) }
+        digits(v.magnitude)
         needsComma = true
     }
 
     public mutating func uint(_ v: UInt64) {
         separate()
-        CanonicalWriter.appendDecimal(v, to: &bytes)
+        digits(v)
         needsComma = true
+    }
+
+    private mutating func digits(_ v: UInt64) {
+        var n = 1
+        var rest = v / 10
+        while rest > 0 {
+            n += 1
+            rest /= 10
+        }
+        reserve(n)
+        var x = v
+        var i = count + n
+        while i > count {
+            i -= 1
+            base[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: x % 10)
+            x /= 10
+        }
+        count += n
     }
 
     public mutating func bool(_ b: Bool) {
         separate()
-        if b {
-            bytes.append(contentsOf: [0x74, 0x72, 0x75, 0x65])
-        } else {
-            bytes.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65])
-        }
+        put(b ? "true" : "false")
         needsComma = true
     }
 
     public mutating func string(_ s: String) {
         separate()
-        CanonicalJSON.writeString(s, to: &bytes)
+        var utf8 = s
+        let written = utf8.withUTF8 { bytes in
+            // Nothing to escape (the usual case): the bytes as they are.
+            guard !bytes.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) else { return false }
+            reserve(bytes.count + 2)
+            base[count] = UInt8(ascii: "\"")
+            if let p = bytes.baseAddress { (base + count + 1).update(from: p, count: bytes.count) }
+            count += bytes.count + 1
+            base[count] = UInt8(ascii: "\"")
+            count += 1
+            return true
+        }
+        if !written {
+            var escaped: [UInt8] = []
+            CanonicalJSON.writeString(s, to: &escaped)
+            escaped.withUnsafeBufferPointer { put($0.baseAddress!, $0.count) }
+        }
         needsComma = true
     }
 
     /// A string value that is plain ASCII needing no escape (`"consumed"`, an enum's name).
     public mutating func string(_ s: StaticString) {
         separate()
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
-        bytes.append(UInt8(ascii: "\""))
+        put(UInt8(ascii: "\""))
+        put(s)
+        put(UInt8(ascii: "\""))
         needsComma = true
     }
 
     public mutating func instant(_ t: Instant) {
         separate()
-        bytes.append(UInt8(ascii: "\""))
-        t.appendRFC3339(to: &bytes)
-        bytes.append(UInt8(ascii: "\""))
+        reserve(Instant.rfc3339BytesMax + 2)
+        var c = ByteCursor(base + count)
+        c.put(UInt8(ascii: "\""))
+        t.write(to: &c)
+        c.put(UInt8(ascii: "\""))
+        count += c.count
         needsComma = true
     }
 
     public mutating func day(_ d: LocalDay) {
         separate()
-        bytes.append(UInt8(ascii: "\""))
-        d.append(to: &bytes)
-        bytes.append(UInt8(ascii: "\""))
+        reserve(LocalDay.bytesMax + 2)
+        var c = ByteCursor(base + count)
+        c.put(UInt8(ascii: "\""))
+        d.write(to: &c)
+        c.put(UInt8(ascii: "\""))
+        count += c.count
         needsComma = true
     }
 
     /// Any JSON value, through the generic serialiser.
     public mutating func value(_ v: JSON) {
         separate()
-        CanonicalJSON.write(v, to: &bytes)
+        var out: [UInt8] = []
+        CanonicalJSON.write(v, to: &out)
+        out.withUnsafeBufferPointer { if let p = $0.baseAddress { put(p, $0.count) } }
         needsComma = true
     }
 
-    /// Decimal digits (the RFC 8785 form of an integer) without going through a String.
+    /// Decimal digits (the RFC 8785 form of an integer) appended to an array.
     public static func appendDecimal(_ v: Int64, to out: inout [UInt8]) {
-        if v < 0 { out.append(UInt8(ascii: "-")) }
-        appendDecimal(v.magnitude, to: &out)
+        var w = CanonicalWriter(capacity: 24)
+        w.int(v)
+        w.withBytes { out.append(contentsOf: $0) }
     }
 
     public static func appendDecimal(_ v: UInt64, to out: inout [UInt8]) {
-        var count = 1
-        var rest = v / 10
-        while rest > 0 {
-            count += 1
-            rest /= 10
-        }
-        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: count))
-        var x = v
-        var i = out.count - 1
-        repeat {
-            out[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: x % 10)
-            x /= 10
-            i -= 1
-        } while x > 0
+        var w = CanonicalWriter(capacity: 24)
+        w.uint(v)
+        w.withBytes { out.append(contentsOf: $0) }
     }
 }
 
@@ -138,11 +219,10 @@ public struct CanonicalWriter {
 /// already in order, without building a JSON tree. `HashChain.seal` asserts (debug builds)
 /// that the result equals the generic serialisation, so the two cannot drift apart.
 extension Event {
-    /// Canonical bytes without `hash`, and the offset where `"hash"` belongs; nil for types
-    /// without a fast path.
-    func fastCanonical() -> (bytes: [UInt8], hashInsertAt: Int)? {
+    /// Writes the canonical bytes without `hash` and returns the offset where `"hash"` belongs;
+    /// nil (having written nothing) for types without a fast path.
+    func writeFastCanonical(to w: inout CanonicalWriter) -> Int? {
         guard case .consumed(let c) = body else { return nil }
-        var w = CanonicalWriter(capacity: 384)
         w.beginObject()
         // Keys in RFC 8785 order (all ASCII): cost, day, draws, [hash], input_tokens, key,
         // model, operation, output_tokens, overdraft, params, pod, record, seq, task, team,
@@ -158,7 +238,7 @@ extension Event {
             w.endObject()
         }
         w.endArray()
-        let hashInsertAt = w.bytes.count
+        let hashInsertAt = w.count
         if let v = c.inputTokens { w.key("input_tokens"); w.int(v) }
         if let k = self.key { w.key("key"); w.string(k) }
         w.key("model"); w.string(c.tags.model.string)
@@ -176,6 +256,6 @@ extension Event {
         w.key("user"); w.string(c.tags.user.string)
         w.key("v"); w.int(Event.version)
         w.endObject()
-        return (w.bytes, hashInsertAt)
+        return hashInsertAt
     }
 }

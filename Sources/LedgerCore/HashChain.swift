@@ -53,14 +53,15 @@ public enum HashChain {
     /// Serialises once: the canonical bytes are hashed, then `"hash":"…"` is spliced in at its
     /// sorted place, which is exactly the RFC 8785 form of the object with `hash`.
     public static func seal(_ event: Event, previous: [UInt8]) -> (stored: [UInt8], hash: [UInt8]) {
-        var canonical = [UInt8]()
-        // Byte offset just after the last member whose key sorts before "hash" (1: none does).
-        var insertAt = 1
-        if let fast = event.fastCanonical() {
-            canonical = fast.bytes
-            insertAt = fast.hashInsertAt
+        var w = CanonicalWriter(capacity: 512)
+        let sealed: (stored: [UInt8], hash: [UInt8])
+        if let insertAt = event.writeFastCanonical(to: &w) {
+            sealed = w.withBytes { splice($0, insertAt: insertAt, previous: previous) }
         } else {
+            var canonical = [UInt8]()
             canonical.reserveCapacity(512)
+            // Byte offset just after the last member whose key sorts before "hash" (1: none does).
+            var insertAt = 1
             canonical.append(UInt8(ascii: "{"))
             CanonicalJSON.forEachMemberInOrder(event.json()) { i, m in
                 if i > 0 { canonical.append(UInt8(ascii: ",")) }
@@ -70,22 +71,45 @@ public enum HashChain {
                 if CanonicalJSON.utf16Less(m.key, "hash") { insertAt = canonical.count }
             }
             canonical.append(UInt8(ascii: "}"))
+            sealed = canonical.withUnsafeBufferPointer { splice($0, insertAt: insertAt, previous: previous) }
         }
-        let h = hash(previous: previous, canonical: canonical)
+        assert(
+            sealed.stored
+                == CanonicalJSON.bytes(
+                    .object(JSONObject(event.json().members + [("hash", .string(hex(sealed.hash)))]))))
+        return sealed
+    }
+
+    /// Hashes `canonical` after `previous` and writes the stored form: `"hash":"<hex>"` (and its
+    /// comma) at `insertAt`, in one allocation.
+    private static func splice(_ canonical: UnsafeBufferPointer<UInt8>, insertAt: Int, previous: [UInt8]) -> (
+        stored: [UInt8], hash: [UInt8]
+    ) {
+        precondition(previous.count == 32, "a chain hash is 32 bytes")
+        precondition(canonical.count >= 2 && insertAt >= 1 && insertAt < canonical.count, "an object and a place in it")
+        var sha = SHA256()
+        sha.update(data: previous)
+        sha.update(bufferPointer: UnsafeRawBufferPointer(canonical))
+        let h = Array(sha.finalize())
         let member: StaticString = #""hash":""#
-        var stored = [UInt8]()
-        stored.reserveCapacity(canonical.count + member.utf8CodeUnitCount + 2 * h.count + 2)
-        stored.append(contentsOf: canonical[..<insertAt])
-        if insertAt != 1 { stored.append(UInt8(ascii: ",")) }
-        stored.append(contentsOf: UnsafeBufferPointer(start: member.utf8Start, count: member.utf8CodeUnitCount))
-        for b in h {
-            stored.append(hexDigits[Int(b >> 4)])
-            stored.append(hexDigits[Int(b & 0xF)])
+        let leadingComma = insertAt != 1
+        let trailingComma = insertAt == 1 && canonical.count > 2
+        let memberBytes = member.utf8CodeUnitCount + 2 * h.count + 1 + (leadingComma || trailingComma ? 1 : 0)
+        let stored = [UInt8](unsafeUninitializedCapacity: canonical.count + memberBytes) { buf, n in
+            var c = ByteCursor(buf.baseAddress!)
+            c.put(contentsOf: UnsafeBufferPointer(rebasing: canonical[..<insertAt]))
+            if leadingComma { c.put(UInt8(ascii: ",")) }
+            c.put(contentsOf: UnsafeBufferPointer(start: member.utf8Start, count: member.utf8CodeUnitCount))
+            for b in h {
+                c.put(hexDigits[Int(b >> 4)])
+                c.put(hexDigits[Int(b & 0xF)])
+            }
+            c.put(UInt8(ascii: "\""))
+            if trailingComma { c.put(UInt8(ascii: ",")) }
+            c.put(contentsOf: UnsafeBufferPointer(rebasing: canonical[insertAt...]))
+            n = c.count
+            precondition(n == buf.count, "the stored form is exactly its computed size")
         }
-        stored.append(UInt8(ascii: "\""))
-        if insertAt == 1 && canonical.count > 2 { stored.append(UInt8(ascii: ",")) }
-        stored.append(contentsOf: canonical[insertAt...])
-        assert(stored == CanonicalJSON.bytes(.object(JSONObject(event.json().members + [("hash", .string(hex(h)))]))))
         return (stored, h)
     }
 

@@ -130,12 +130,12 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
 
     /// `{"id":..,"ok":true,...}` or `{"id":..,"ok":false,"error":{...}}` as one line.
     static func encode(id: JSON?, _ answer: EngineAnswer) -> [UInt8] {
-        if case .success(.canonical(let c)) = answer { return c.line(id: id) }
+        if case .success(let a) = answer, let line = a.line(id: id) { return line }
         var o = JSONObject()
         if let id { o["id"] = id }
         switch answer {
-        case .success(.canonical):
-            preconditionFailure("handled above")
+        case .success(.consume), .success(.check):
+            preconditionFailure("written as a line above")
         case .success(.fields(let fields)):
             o["ok"] = .bool(true)
             o.members.append(contentsOf: fields.members)

@@ -251,12 +251,14 @@ public final class LedgerEngine {
     /// Duplicates answer the same way from the original event, with `duplicate:true`.
     private func answerFor(_ c: Command, first: Event, duplicate: Bool) -> Answer {
         if case .consume(let cc) = c, case .consumed(let consumption) = first.body, let t = state.teams[cc.tags.team] {
-            let fast = Views.consumeAnswer(
-                seq: first.seq, cost: consumption.cost, team: t, user: cc.tags.user, duplicate: duplicate)
+            let answer = Answer.consume(
+                Views.ConsumeFigures(
+                    seq: first.seq, cost: consumption.cost, duplicate: duplicate,
+                    standing: Views.Standing(team: t, user: cc.tags.user)))
             assert(
-                fast.bytes == Self.canonical(fieldsFor(c, first: first, duplicate: duplicate)),
-                "the consume answer's fast bytes differ from its fields")
-            return .canonical(fast)
+                answer.line(id: nil) == Self.canonical(fieldsFor(c, first: first, duplicate: duplicate)),
+                "the consume answer's bytes differ from its fields")
+            return answer
         }
         return .fields(fieldsFor(c, first: first, duplicate: duplicate))
     }
@@ -349,11 +351,14 @@ public final class LedgerEngine {
         do { cost = try Decider.price(c, state: state) } catch { return .failure(error) }
         let t = state.teams[c.tags.team]!
         let refusal = Limits.check(team: t, tags: c.tags, cost: cost)
-        let fast = Views.checkAnswer(cost: cost, refusal: refusal, team: t, user: c.tags.user, now: now)
+        let answer = Answer.check(
+            Views.CheckFigures(
+                cost: cost, refusal: refusal, dailyLimit: t.dailyLimit, resetsAt: t.zone.nextDayStart(after: now),
+                standing: Views.Standing(team: t, user: c.tags.user)))
         assert(
-            fast.bytes == Self.canonical(checkFields(c, cost: cost, refusal: refusal, team: t, now: now)),
-            "the check answer's fast bytes differ from its fields")
-        return .success(.canonical(fast))
+            answer.line(id: nil) == Self.canonical(checkFields(c, cost: cost, refusal: refusal, team: t, now: now)),
+            "the check answer's bytes differ from its fields")
+        return .success(answer)
     }
 
     /// `check`'s answer as fields: what `Views.checkAnswer` must write.

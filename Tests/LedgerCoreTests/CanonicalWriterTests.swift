@@ -42,45 +42,57 @@ import Testing
         .string("caf\u{E9} \u{1F600}"),
     ]
 
+    static let standings: [Views.Standing] = {
+        var plain = Views.Standing(team: Self.team(), user: ID(trusted: "nobody"))
+        plain.available = -1
+        var busy = plain
+        busy.status = .yellow
+        busy.nearDailyLimit = true
+        busy.overdraft = true
+        busy.user = Views.UserFigures(
+            user: ID(trusted: "\u{FC}\"q\\"), allocationLeft: -1, consumedToday: 12, dailyLimit: 100)
+        var red = busy
+        red.status = .red
+        red.available = 0
+        return [plain, busy, red]
+    }()
+
+    static func team() -> TeamState {
+        TeamState(
+            id: ID(trusted: "t"), plan: ID(trusted: "pro"), timezone: "UTC", zone: .utc, dailyLimit: -1,
+            cycleAnchor: 1, cycleStart: Instant(ms: 0), cycleEnd: Instant(ms: 0),
+            today: LocalDay(year: 2026, month: 1, day: 1)!)
+    }
+
+    /// The answer lines with an id equal the RFC 8785 form of the same answer without it, plus it.
     @Test(arguments: CanonicalWriterTests.ids)
-    func line_whenIdSpliced_equalsTheAnswerSerialisedWithIt(id: JSON?) {
-        // Members before "id"…
-        var w = CanonicalWriter(capacity: 64)
-        w.beginObject()
-        w.key("available"); w.int(5)
-        w.key("cost"); w.int(1)
-        let idAt = w.bytes.count
-        w.key("ok"); w.bool(true)
-        w.key("seq"); w.int(9)
-        w.key("warnings"); w.beginArray(); w.endArray()
-        w.endObject()
-        // …and none.
-        var v = CanonicalWriter(capacity: 64)
-        v.beginObject()
-        v.key("ok"); v.bool(true)
-        v.key("seq"); v.int(9)
-        v.endObject()
-        let cases: [(CanonicalAnswer, JSONObject)] = [
-            (
-                CanonicalAnswer(bytes: w.bytes, idAt: idAt),
-                ["available": .int(5), "cost": .int(1), "ok": .bool(true), "seq": .int(9), "warnings": .array([])]
-            ),
-            (CanonicalAnswer(bytes: v.bytes, idAt: 1), ["ok": .bool(true), "seq": .int(9)]),
-        ]
-        for (answer, fields) in cases {
-            #expect(answer.bytes == CanonicalJSON.bytes(.object(fields)))
-            var expected = fields
-            if let id { expected["id"] = id }
-            #expect(
-                answer.line(id: id) == CanonicalJSON.bytes(.object(expected)),
-                "\(String(decoding: answer.line(id: id), as: UTF8.self))")
-            #expect(
-                Answer.canonical(answer).object
-                    == {
-                        var o = fields
-                        o["ok"] = nil
-                        return o
-                    }())
+    func line_whenIdGiven_equalsTheAnswerSerialisedWithIt(id: JSON?) throws {
+        var answers: [Answer] = []
+        for s in Self.standings {
+            answers.append(.consume(Views.ConsumeFigures(seq: 9, cost: 3, duplicate: false, standing: s)))
+            answers.append(.consume(Views.ConsumeFigures(seq: 9, cost: 0, duplicate: true, standing: s)))
+            answers.append(
+                .check(
+                    Views.CheckFigures(
+                        cost: 5, refusal: nil, dailyLimit: -1, resetsAt: Instant(ms: 86_400_000), standing: s)))
+            answers.append(
+                .check(
+                    Views.CheckFigures(
+                        cost: 5,
+                        refusal: Rejection(.dailyLimitExceeded, "user \"\u{FC}\" would pass", scope: .userDaily),
+                        dailyLimit: 10, resetsAt: Instant(ms: 86_400_000), standing: s)))
+        }
+        for answer in answers {
+            let bare = try #require(answer.line(id: nil))
+            guard case .object(var o) = try JSONParser.parse(bare) else {
+                Issue.record("not an object")
+                continue
+            }
+            #expect(bare == CanonicalJSON.bytes(.object(o)), "not canonical: \(String(decoding: bare, as: UTF8.self))")
+            #expect(o["ok"] == .bool(true))
+            if let id { o["id"] = id }
+            let line = try #require(answer.line(id: id))
+            #expect(line == CanonicalJSON.bytes(.object(o)), "\(String(decoding: line, as: UTF8.self))")
         }
     }
 }
