@@ -100,6 +100,43 @@ public struct WriteTransaction: ~Copyable {
         try state.check(code)
     }
 
+    /// `put` with the key and value lent as raw bytes (built on the stack, say): no arrays.
+    public func put(
+        _ db: Database, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, append: Bool = false,
+        noOverwrite: Bool = false
+    ) throws {
+        precondition(db.environmentID == environmentID, "database handle from another environment")
+        var flags: UInt32 = 0
+        if append { flags |= UInt32(MDB_APPEND) }
+        if noOverwrite { flags |= UInt32(MDB_NOOVERWRITE) }
+        let code = withMDBVal(key) { keyVal in
+            withMDBVal(value) { valueVal in
+                mdb_put(pointer, db.dbi, &keyVal, &valueVal, flags)
+            }
+        }
+        try state.check(code)
+    }
+
+    /// Stores a value of `count` bytes under `key` that `fill` writes straight into the map
+    /// (`MDB_RESERVE`): the value is never assembled elsewhere first. `fill` must write every byte,
+    /// and must not touch the transaction. `append` as in `put`.
+    public func put(
+        _ db: Database, key: UnsafeRawBufferPointer, reserving count: Int, append: Bool = false,
+        _ fill: (UnsafeMutableRawBufferPointer) -> Void
+    ) throws {
+        precondition(db.environmentID == environmentID, "database handle from another environment")
+        precondition(count > 0, "a reserved value has bytes")
+        var flags = UInt32(MDB_RESERVE)
+        if append { flags |= UInt32(MDB_APPEND) }
+        var valueVal = MDB_val(mv_size: count, mv_data: nil)
+        let code = withMDBVal(key) { keyVal in
+            mdb_put(pointer, db.dbi, &keyVal, &valueVal, flags)
+        }
+        try state.check(code)
+        precondition(valueVal.mv_size == count && valueVal.mv_data != nil, "MDB_RESERVE gave the space asked for")
+        fill(UnsafeMutableRawBufferPointer(start: valueVal.mv_data, count: count))
+    }
+
     /// Deletes `key`; false when it was absent.
     public func delete(_ db: Database, _ key: [UInt8]) throws -> Bool {
         precondition(db.environmentID == environmentID, "database handle from another environment")
@@ -208,6 +245,19 @@ enum TransactionOperations {
         var stat = MDB_stat()
         try check(mdb_stat(txn, db.dbi, &stat))
         return stat.ms_entries
+    }
+}
+
+/// Lends raw bytes to LMDB as an `MDB_val` for the duration of `body` (empty: as for arrays below).
+func withMDBVal<R>(_ raw: UnsafeRawBufferPointer, _ body: (inout MDB_val) throws -> R) rethrows -> R {
+    if let base = raw.baseAddress, raw.count > 0 {
+        var val = MDB_val(mv_size: raw.count, mv_data: UnsafeMutableRawPointer(mutating: base))
+        return try body(&val)
+    }
+    var placeholder: UInt8 = 0
+    return try withUnsafeMutablePointer(to: &placeholder) { pointer in
+        var val = MDB_val(mv_size: 0, mv_data: UnsafeMutableRawPointer(pointer))
+        return try body(&val)
     }
 }
 

@@ -9,12 +9,16 @@ public enum HashChain {
     public static func hash(previous: [UInt8], canonical: [UInt8]) -> [UInt8] {
         precondition(previous.count == 32, "a chain hash is 32 bytes")
         var h = SHA256()
-        h.update(data: previous)
-        h.update(data: canonical)
-        return Array(h.finalize())
+        previous.withUnsafeBytes { h.update(bufferPointer: $0) }
+        canonical.withUnsafeBytes { h.update(bufferPointer: $0) }
+        return h.finalize().withUnsafeBytes { [UInt8]($0) }
     }
 
-    public static func digest(_ bytes: [UInt8]) -> [UInt8] { Array(SHA256.hash(data: bytes)) }
+    public static func digest(_ bytes: [UInt8]) -> [UInt8] {
+        var h = SHA256()
+        bytes.withUnsafeBytes { h.update(bufferPointer: $0) }
+        return h.finalize().withUnsafeBytes { [UInt8]($0) }
+    }
 
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
@@ -88,9 +92,10 @@ public enum HashChain {
         precondition(previous.count == 32, "a chain hash is 32 bytes")
         precondition(canonical.count >= 2 && insertAt >= 1 && insertAt < canonical.count, "an object and a place in it")
         var sha = SHA256()
-        sha.update(data: previous)
+        previous.withUnsafeBytes { sha.update(bufferPointer: $0) }
         sha.update(bufferPointer: UnsafeRawBufferPointer(canonical))
-        let h = Array(sha.finalize())
+        // Copied out as bytes: converting the digest as a Sequence goes byte by byte.
+        let h = sha.finalize().withUnsafeBytes { [UInt8]($0) }
         let member: StaticString = #""hash":""#
         let leadingComma = insertAt != 1
         let trailingComma = insertAt == 1 && canonical.count > 2

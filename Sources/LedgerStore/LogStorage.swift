@@ -15,13 +15,18 @@ public struct KeyRecord: Sendable, Equatable {
     static let encodedBytes = 8 + 32 + 8
 
     func encoded() -> [UInt8] {
-        precondition(digest.count == 32)
-        var out = [UInt8]()
-        out.reserveCapacity(KeyRecord.encodedBytes)
-        appendBE(&out, seq)
-        out.append(contentsOf: digest)
-        appendBE(&out, UInt64(bitPattern: ts.ms))
-        return out
+        [UInt8](unsafeUninitializedCapacity: KeyRecord.encodedBytes) { buf, n in
+            write(to: UnsafeMutableRawBufferPointer(buf))
+            n = KeyRecord.encodedBytes
+        }
+    }
+
+    /// seq (big-endian) ‖ digest ‖ ts ms (big-endian) into `out`, which has `encodedBytes` of room.
+    func write(to out: UnsafeMutableRawBufferPointer) {
+        precondition(digest.count == 32 && out.count >= KeyRecord.encodedBytes)
+        out.storeBytes(of: seq.bigEndian, toByteOffset: 0, as: UInt64.self)
+        digest.withUnsafeBytes { out.baseAddress!.advanced(by: 8).copyMemory(from: $0.baseAddress!, byteCount: 32) }
+        out.storeBytes(of: UInt64(bitPattern: ts.ms).bigEndian, toByteOffset: 40, as: UInt64.self)
     }
 
     init?(encoded b: [UInt8]) {
@@ -30,10 +35,6 @@ public struct KeyRecord: Sendable, Equatable {
         digest = Array(b[8..<40])
         ts = Instant(ms: Int64(bitPattern: readBE(b, 40)))
     }
-}
-
-func appendBE(_ out: inout [UInt8], _ v: UInt64) {
-    for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: v >> UInt64(shift))) }
 }
 
 func readBE(_ b: [UInt8], _ at: Int) -> UInt64 {
