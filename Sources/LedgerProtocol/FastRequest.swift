@@ -174,13 +174,16 @@ enum FastRequestParser {
 
         let opToken = token(.op)
         guard opToken.kind == .string, opToken.plain else { return nil }
-        let opBytes = UnsafeBufferPointer(rebasing: b[(opToken.start + 1)..<(opToken.end - 1)])
+        func opIs(_ name: StaticString) -> Bool {
+            opToken.end - opToken.start - 2 == name.utf8CodeUnitCount
+                && memcmp(b.baseAddress! + opToken.start + 1, name.utf8Start, name.utf8CodeUnitCount) == 0
+        }
         let op: Op
-        if opBytes.elementsEqual("consume".utf8) {
+        if opIs("consume") {
             op = .consume
-        } else if opBytes.elementsEqual("check".utf8) {
+        } else if opIs("check") {
             op = .check
-        } else if opBytes.elementsEqual("hold".utf8) {
+        } else if opIs("hold") {
             op = .hold
         } else {
             return nil

@@ -53,14 +53,14 @@ public enum Op: String, Sendable, CaseIterable {
         }
     }
 
-    /// The roles that may use the op (PROTOCOL §5): admin all; gateway the usage ops;
-    /// auditor the reads.
-    public var roles: Set<Role> {
+    /// Whether `role` may use the op (PROTOCOL §5): admin all; gateway the usage ops; auditor
+    /// the reads. A switch, not a set: this runs for every request.
+    public func allows(_ role: Role) -> Bool {
         switch self {
-        case .ping, .balance: [.admin, .gateway, .auditor]
-        case .consume, .hold, .holdCommit, .holdRelease, .estimate, .check: [.admin, .gateway]
-        case .audit, .verify, .stats, .usage, .report, .subscribe: [.admin, .auditor]
-        default: [.admin]
+        case .ping, .balance: true
+        case .consume, .hold, .holdCommit, .holdRelease, .estimate, .check: role == .admin || role == .gateway
+        case .audit, .verify, .stats, .usage, .report, .subscribe: role == .admin || role == .auditor
+        default: role == .admin
         }
     }
 }

@@ -30,15 +30,19 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
     public func handle(_ lines: [[UInt8]], from peer: PeerCredentials) async -> BatchAnswer {
         let role = roles.role(for: peer)
         var out = [[UInt8]](repeating: [], count: lines.count)
-        var segment: [(index: Int, request: ParsedRequest)] = []
+        // The requests for the writer and where their answers go; two arrays, so that the
+        // requests are handed over as they are, without a copy of each.
+        var segment: [ParsedRequest] = []
+        var segmentIndices: [Int] = []
 
         func flush() async {
             guard !segment.isEmpty else { return }
-            let answers = await writer.submit(segment.map(\.request))
-            for (k, item) in segment.enumerated() {
-                out[item.index] = Self.encode(id: item.request.id, answers[k])
+            let answers = await writer.submit(segment)
+            for k in segment.indices {
+                out[segmentIndices[k]] = Self.encode(id: segment[k].id, answers[k])
             }
-            segment.removeAll(keepingCapacity: true)
+            segment = []
+            segmentIndices.removeAll(keepingCapacity: true)
         }
 
         for (i, line) in lines.enumerated() {
@@ -56,7 +60,7 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
                     .failure(Rejection(.unknownOp, "unknown op \"\(request.op.rawValue)\" (only with --clock manual)")))
                 continue
             }
-            guard let role, request.op.roles.contains(role) else {
+            guard let role, request.op.allows(role) else {
                 logger.notice(
                     "request refused: role",
                     metadata: [
@@ -80,7 +84,8 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
                 await flush()
                 out[i] = Self.encode(id: request.id, await logRead(request.body))
             default:
-                segment.append((i, request))
+                segment.append(request)
+                segmentIndices.append(i)
                 if segment.count == writer.limits.batchRequestsMax { await flush() }
             }
         }
