@@ -88,16 +88,9 @@ public struct WriteTransaction: ~Copyable {
     public func put(_ db: Database, _ key: [UInt8], _ value: [UInt8], append: Bool = false, noOverwrite: Bool = false)
         throws
     {
-        precondition(db.environmentID == environmentID, "database handle from another environment")
-        var flags: UInt32 = 0
-        if append { flags |= UInt32(MDB_APPEND) }
-        if noOverwrite { flags |= UInt32(MDB_NOOVERWRITE) }
-        let code = withMDBVal(key) { keyVal in
-            withMDBVal(value) { valueVal in
-                mdb_put(pointer, db.dbi, &keyVal, &valueVal, flags)
-            }
+        try key.withUnsafeBytes { k in
+            try value.withUnsafeBytes { v in try put(db, key: k, value: v, append: append, noOverwrite: noOverwrite) }
         }
-        try state.check(code)
     }
 
     /// `put` with the key and value lent as raw bytes (built on the stack, say): no arrays.
@@ -248,7 +241,7 @@ enum TransactionOperations {
     }
 }
 
-/// Lends raw bytes to LMDB as an `MDB_val` for the duration of `body` (empty: as for arrays below).
+/// Lends raw bytes to LMDB as an `MDB_val` for the duration of `body` (empty bytes: see the array form below).
 func withMDBVal<R>(_ raw: UnsafeRawBufferPointer, _ body: (inout MDB_val) throws -> R) rethrows -> R {
     if let base = raw.baseAddress, raw.count > 0 {
         var val = MDB_val(mv_size: raw.count, mv_data: UnsafeMutableRawPointer(mutating: base))
@@ -266,17 +259,7 @@ func withMDBVal<R>(_ raw: UnsafeRawBufferPointer, _ body: (inout MDB_val) throws
 /// An empty array may have no storage; LMDB is then given the address of a local byte with size 0 rather than a null
 /// pointer, so that copying "zero bytes from null" never reaches `memcpy`.
 func withMDBVal<R>(_ bytes: [UInt8], _ body: (inout MDB_val) throws -> R) rethrows -> R {
-    try bytes.withUnsafeBytes { raw in
-        if let base = raw.baseAddress {
-            var val = MDB_val(mv_size: raw.count, mv_data: UnsafeMutableRawPointer(mutating: base))
-            return try body(&val)
-        }
-        var placeholder: UInt8 = 0
-        return try withUnsafeMutablePointer(to: &placeholder) { pointer in
-            var val = MDB_val(mv_size: 0, mv_data: UnsafeMutableRawPointer(pointer))
-            return try body(&val)
-        }
-    }
+    try bytes.withUnsafeBytes { raw in try withMDBVal(raw, body) }
 }
 
 extension UnsafeRawBufferPointer {

@@ -171,23 +171,23 @@ public struct CanonicalWriter: ~Copyable {
     }
 
     public mutating func instant(_ t: Instant) {
-        separate()
-        reserve(Instant.rfc3339BytesMax + 2)
-        var c = ByteCursor(base + count)
-        c.put(UInt8(ascii: "\""))
-        t.write(to: &c)
-        c.put(UInt8(ascii: "\""))
-        count += c.count
-        needsComma = true
+        quoted(room: Instant.rfc3339BytesMax) { t.write(to: &$0) }
     }
 
     public mutating func day(_ d: LocalDay) {
+        quoted(room: LocalDay.bytesMax) { d.write(to: &$0) }
+    }
+
+    /// A string value that `write` formats in place (plain ASCII, at most `room` bytes).
+    @inline(__always)
+    private mutating func quoted(room: Int, _ write: (inout ByteCursor) -> Void) {
         separate()
-        reserve(LocalDay.bytesMax + 2)
+        reserve(room + 2)
         var c = ByteCursor(base + count)
         c.put(UInt8(ascii: "\""))
-        d.write(to: &c)
+        write(&c)
         c.put(UInt8(ascii: "\""))
+        precondition(c.count <= room + 2, "the field fits the room it asked for")
         count += c.count
         needsComma = true
     }
@@ -199,19 +199,6 @@ public struct CanonicalWriter: ~Copyable {
         CanonicalJSON.write(v, to: &out)
         out.withUnsafeBufferPointer { if let p = $0.baseAddress { put(p, $0.count) } }
         needsComma = true
-    }
-
-    /// Decimal digits (the RFC 8785 form of an integer) appended to an array.
-    public static func appendDecimal(_ v: Int64, to out: inout [UInt8]) {
-        var w = CanonicalWriter(capacity: 24)
-        w.int(v)
-        w.withBytes { out.append(contentsOf: $0) }
-    }
-
-    public static func appendDecimal(_ v: UInt64, to out: inout [UInt8]) {
-        var w = CanonicalWriter(capacity: 24)
-        w.uint(v)
-        w.withBytes { out.append(contentsOf: $0) }
     }
 }
 

@@ -5,13 +5,13 @@ import Testing
 /// The byte writers of the hot paths against the generic RFC 8785 serialisation.
 @Suite struct CanonicalWriterTests {
     @Test(arguments: [0, 1, -1, 9, 10, -10, 99, 100, 1_234_567_890_123, Int64.max, Int64.min, Int64.max - 1])
-    func appendDecimal_whenInteger_writesItsDigits(v: Int64) {
-        var out: [UInt8] = [0x41]
-        CanonicalWriter.appendDecimal(v, to: &out)
-        #expect(out == [0x41] + Array(String(v).utf8))
-        var u: [UInt8] = []
-        CanonicalWriter.appendDecimal(v.magnitude, to: &u)
-        #expect(u == Array(String(v.magnitude).utf8))
+    func int_whenInteger_writesItsDigits(v: Int64) {
+        var w = CanonicalWriter(capacity: 1)
+        w.beginArray()
+        w.int(v)
+        w.uint(v.magnitude)
+        w.endArray()
+        #expect(w.bytes == Array("[\(v),\(v.magnitude)]".utf8))
     }
 
     @Test func writer_whenNestedObjectsAndArrays_equalsTheGenericSerialisation() {

@@ -107,6 +107,16 @@ public struct ByteCursor {
 
     public init(_ start: UnsafeMutablePointer<UInt8>) { self.start = start }
 
+    /// A String of what `write` puts, at most `capacity` bytes of ASCII.
+    public static func string(capacity: Int, _ write: (inout ByteCursor) -> Void) -> String {
+        String(unsafeUninitializedCapacity: capacity) { buf in
+            var c = ByteCursor(buf.baseAddress!)
+            write(&c)
+            precondition(c.count <= capacity, "the text fits the capacity it asked for")
+            return c.count
+        }
+    }
+
     public var written: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: start, count: count) }
 
     @inline(__always)

@@ -42,11 +42,7 @@ extension Instant {
     /// Always `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC, exactly 3 fraction digits) for instants in
     /// `rfc3339Min...rfc3339Max`; outside that range the year keeps all its digits and a `-` sign.
     public var rfc3339: String {
-        String(unsafeUninitializedCapacity: Instant.rfc3339BytesMax) { buf in
-            var c = ByteCursor(buf.baseAddress!)
-            write(to: &c)
-            return c.count
-        }
+        ByteCursor.string(capacity: Instant.rfc3339BytesMax) { write(to: &$0) }
     }
 
     /// Room enough for `rfc3339` of any instant (a far year keeps all its digits).

@@ -48,11 +48,7 @@ public struct LocalDay: Comparable, Hashable, Sendable, CustomStringConvertible 
 
     /// `YYYY-MM-DD`.
     public var description: String {
-        String(unsafeUninitializedCapacity: LocalDay.bytesMax) { buf in
-            var c = ByteCursor(buf.baseAddress!)
-            write(to: &c)
-            return c.count
-        }
+        ByteCursor.string(capacity: LocalDay.bytesMax) { write(to: &$0) }
     }
 
     /// Room enough for `description` of any day (a far year keeps all its digits).
