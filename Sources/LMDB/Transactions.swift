@@ -88,6 +88,16 @@ public struct WriteTransaction: ~Copyable {
     public func put(_ db: Database, _ key: [UInt8], _ value: [UInt8], append: Bool = false, noOverwrite: Bool = false)
         throws
     {
+        try key.withUnsafeBytes { k in
+            try value.withUnsafeBytes { v in try put(db, key: k, value: v, append: append, noOverwrite: noOverwrite) }
+        }
+    }
+
+    /// `put` with the key and value lent as raw bytes (built on the stack, say): no arrays.
+    public func put(
+        _ db: Database, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, append: Bool = false,
+        noOverwrite: Bool = false
+    ) throws {
         precondition(db.environmentID == environmentID, "database handle from another environment")
         var flags: UInt32 = 0
         if append { flags |= UInt32(MDB_APPEND) }
@@ -98,6 +108,26 @@ public struct WriteTransaction: ~Copyable {
             }
         }
         try state.check(code)
+    }
+
+    /// Stores a value of `count` bytes under `key` that `fill` writes straight into the map
+    /// (`MDB_RESERVE`): the value is never assembled elsewhere first. `fill` must write every byte,
+    /// and must not touch the transaction. `append` as in `put`.
+    public func put(
+        _ db: Database, key: UnsafeRawBufferPointer, reserving count: Int, append: Bool = false,
+        _ fill: (UnsafeMutableRawBufferPointer) -> Void
+    ) throws {
+        precondition(db.environmentID == environmentID, "database handle from another environment")
+        precondition(count > 0, "a reserved value has bytes")
+        var flags = UInt32(MDB_RESERVE)
+        if append { flags |= UInt32(MDB_APPEND) }
+        var valueVal = MDB_val(mv_size: count, mv_data: nil)
+        let code = withMDBVal(key) { keyVal in
+            mdb_put(pointer, db.dbi, &keyVal, &valueVal, flags)
+        }
+        try state.check(code)
+        precondition(valueVal.mv_size == count && valueVal.mv_data != nil, "MDB_RESERVE gave the space asked for")
+        fill(UnsafeMutableRawBufferPointer(start: valueVal.mv_data, count: count))
     }
 
     /// Deletes `key`; false when it was absent.
@@ -211,22 +241,25 @@ enum TransactionOperations {
     }
 }
 
+/// Lends raw bytes to LMDB as an `MDB_val` for the duration of `body` (empty bytes: see the array form below).
+func withMDBVal<R>(_ raw: UnsafeRawBufferPointer, _ body: (inout MDB_val) throws -> R) rethrows -> R {
+    if let base = raw.baseAddress, raw.count > 0 {
+        var val = MDB_val(mv_size: raw.count, mv_data: UnsafeMutableRawPointer(mutating: base))
+        return try body(&val)
+    }
+    var placeholder: UInt8 = 0
+    return try withUnsafeMutablePointer(to: &placeholder) { pointer in
+        var val = MDB_val(mv_size: 0, mv_data: UnsafeMutableRawPointer(pointer))
+        return try body(&val)
+    }
+}
+
 /// Lends `bytes` to LMDB as an `MDB_val` for the duration of `body`.
 ///
 /// An empty array may have no storage; LMDB is then given the address of a local byte with size 0 rather than a null
 /// pointer, so that copying "zero bytes from null" never reaches `memcpy`.
 func withMDBVal<R>(_ bytes: [UInt8], _ body: (inout MDB_val) throws -> R) rethrows -> R {
-    try bytes.withUnsafeBytes { raw in
-        if let base = raw.baseAddress {
-            var val = MDB_val(mv_size: raw.count, mv_data: UnsafeMutableRawPointer(mutating: base))
-            return try body(&val)
-        }
-        var placeholder: UInt8 = 0
-        return try withUnsafeMutablePointer(to: &placeholder) { pointer in
-            var val = MDB_val(mv_size: 0, mv_data: UnsafeMutableRawPointer(pointer))
-            return try body(&val)
-        }
-    }
+    try bytes.withUnsafeBytes { raw in try withMDBVal(raw, body) }
 }
 
 extension UnsafeRawBufferPointer {

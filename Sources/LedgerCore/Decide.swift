@@ -201,8 +201,8 @@ public enum Decider {
             return [try reversal(seq: seq, reason: reason, amount: amount, s, ctx)]
 
         case .consume(let c):
-            let cost = try price(c, state: s)
-            let t = s.teams[c.tags.team]!
+            let t = try team(s, c.tags.team)
+            let cost = try price(c, team: t, state: s)
             if !c.record, let refusal = Limits.check(team: t, tags: c.tags, cost: cost) { throw refusal }
             let (draws, overdraft) = Limits.draws(team: t, cost: cost)
             precondition(c.record || overdraft == 0, "a checked consume never overdraws")
@@ -211,7 +211,8 @@ public enum Decider {
                     tags: c.tags, inputTokens: c.usage.inputTokens, outputTokens: c.usage.outputTokens,
                     params: c.usage.params, cost: cost, day: t.zone.day(of: ctx.now), draws: draws,
                     overdraft: overdraft, record: c.record))
-            return [consumption] + Alerts.reached(team: t, tags: c.tags, cost: cost)
+            let alerts = Alerts.reached(team: t, tags: c.tags, cost: cost)
+            return alerts.isEmpty ? [consumption] : [consumption] + alerts
 
         case .hold(let h):
             let probe = ConsumeCommand(tags: h.tags, usage: h.usage, cost: h.amount, record: false)
@@ -325,7 +326,11 @@ public enum Decider {
 
     /// Validates who and what a usage names, then prices it (the given `cost` wins).
     public static func price(_ c: ConsumeCommand, state s: LedgerState) throws(Rejection) -> Int64 {
-        let t = try team(s, c.tags.team)
+        try price(c, team: try team(s, c.tags.team), state: s)
+    }
+
+    /// `price(_:state:)` with the team already looked up (a consume needs it again for its checks).
+    static func price(_ c: ConsumeCommand, team t: TeamState, state s: LedgerState) throws(Rejection) -> Int64 {
         _ = try activeUser(t, c.tags.user)
         if let pod = c.tags.pod { _ = try activePod(t, pod) }
         if let cost = c.cost { return cost }
@@ -359,11 +364,14 @@ public enum Limits {
     /// The first limit that refuses `cost`, or nil. Reaching a limit exactly is allowed;
     /// held tokens count as spent.
     public static func check(team t: TeamState, tags: UsageTags, cost: Int64) -> Rejection? {
-        if let r = budget(t.budget, knownTask: isKnownTask(t, tags), cost: cost, scope: .teamBudget, name: "team \(t.id)") {
+        if let r = budget(
+            t.budget, knownTask: isKnownTask(t, tags), cost: cost, scope: .teamBudget, name: "team \(t.id)")
+        {
             return r
         }
         if let podID = tags.pod, let p = t.pods[podID],
-            let r = budget(p.budget, knownTask: isKnownTask(t, tags), cost: cost, scope: .podBudget, name: "pod \(podID)")
+            let r = budget(
+                p.budget, knownTask: isKnownTask(t, tags), cost: cost, scope: .podBudget, name: "pod \(podID)")
         {
             return r
         }
@@ -397,21 +405,28 @@ public enum Limits {
         return nil
     }
 
-    static func budget(_ b: BudgetState, knownTask: Bool, cost: Int64, scope: LimitScope, name: String) -> Rejection? {
+    /// `name` is only formatted for a refusal: this runs for every consume.
+    static func budget(
+        _ b: BudgetState, knownTask: @autoclosure () -> Bool, cost: Int64, scope: LimitScope,
+        name: @autoclosure () -> String
+    ) -> Rejection? {
         guard b.budget != -1, !b.resumed else { return nil }
         switch b.action {
         case .alert:
             return nil
         case .pause:
-            if b.paused { return Rejection(.budgetExceeded, "\(name) is paused: its budget is used up", scope: scope) }
+            if b.paused {
+                return Rejection(.budgetExceeded, "\(name()) is paused: its budget is used up", scope: scope)
+            }
             if b.used + b.held + cost > b.budget {
                 return Rejection(
-                    .budgetExceeded, "\(name) would pass its budget (\(b.used) used + \(b.held) held + \(cost) > \(b.budget))",
+                    .budgetExceeded,
+                    "\(name()) would pass its budget (\(b.used) used + \(b.held) held + \(cost) > \(b.budget))",
                     scope: scope)
             }
         case .blockNewTasks:
-            if !knownTask && b.used + b.held + cost > b.budget {
-                return Rejection(.budgetExceeded, "\(name) is over its budget: new tasks are blocked", scope: scope)
+            if !knownTask() && b.used + b.held + cost > b.budget {
+                return Rejection(.budgetExceeded, "\(name()) is over its budget: new tasks are blocked", scope: scope)
             }
         }
         return nil

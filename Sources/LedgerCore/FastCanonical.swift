@@ -1,59 +1,248 @@
+/// Writes RFC 8785 bytes member by member, for the hot paths that already know their keys'
+/// order (sealing a `consumed` event, the `consume` and `check` answers). The caller must add
+/// members in RFC 8785 order; every user of it asserts (debug builds) that its bytes equal the
+/// generic serialisation of the same JSON tree, so the two cannot drift apart.
+///
+/// It writes into a buffer of its own with plain stores (no `Array.append` per token), grown
+/// when needed, and hands out an array once at the end.
+public struct CanonicalWriter: ~Copyable {
+    private var base: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    /// Bytes written so far.
+    public private(set) var count = 0
+    /// A value was just completed at the current depth: the next member or element needs a comma.
+    private var needsComma = false
+
+    public init(capacity: Int) {
+        self.capacity = max(capacity, 64)
+        base = .allocate(capacity: self.capacity)
+    }
+
+    deinit { base.deallocate() }
+
+    /// The bytes written, as an array.
+    public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
+
+    /// Runs `body` on the bytes written (valid only inside it).
+    public func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try body(UnsafeBufferPointer(start: base, count: count))
+    }
+
+    @inline(__always)
+    private mutating func reserve(_ n: Int) {
+        if count + n > capacity { grow(n) }
+    }
+
+    private mutating func grow(_ n: Int) {
+        let newCapacity = max(capacity * 2, count + n)
+        let newBase = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        newBase.update(from: base, count: count)
+        base.deallocate()
+        base = newBase
+        capacity = newCapacity
+    }
+
+    @inline(__always)
+    private mutating func put(_ b: UInt8) {
+        reserve(1)
+        base[count] = b
+        count += 1
+    }
+
+    @inline(__always)
+    private mutating func put(_ p: UnsafePointer<UInt8>, _ n: Int) {
+        reserve(n)
+        (base + count).update(from: p, count: n)
+        count += n
+    }
+
+    @inline(__always)
+    private mutating func put(_ s: StaticString) {
+        put(s.utf8Start, s.utf8CodeUnitCount)
+    }
+
+    @inline(__always)
+    private mutating func separate() {
+        if needsComma { put(UInt8(ascii: ",")) }
+    }
+
+    /// `"k":` (the key must be plain ASCII that needs no escape).
+    @inline(__always)
+    public mutating func key(_ k: StaticString) {
+        separate()
+        reserve(k.utf8CodeUnitCount + 3)
+        base[count] = UInt8(ascii: "\"")
+        (base + count + 1).update(from: k.utf8Start, count: k.utf8CodeUnitCount)
+        count += k.utf8CodeUnitCount + 1
+        base[count] = UInt8(ascii: "\"")
+        base[count + 1] = UInt8(ascii: ":")
+        count += 2
+        needsComma = false
+    }
+
+    public mutating func beginObject() {
+        separate()
+        put(UInt8(ascii: "{"))
+        needsComma = false
+    }
+
+    public mutating func endObject() {
+        put(UInt8(ascii: "}"))
+        needsComma = true
+    }
+
+    public mutating func beginArray() {
+        separate()
+        put(UInt8(ascii: "["))
+        needsComma = false
+    }
+
+    public mutating func endArray() {
+        put(UInt8(ascii: "]"))
+        needsComma = true
+    }
+
+    public mutating func int(_ v: Int64) {
+        separate()
+        if v < 0 { put(UInt8(ascii: "-")) }
+        digits(v.magnitude)
+        needsComma = true
+    }
+
+    public mutating func uint(_ v: UInt64) {
+        separate()
+        digits(v)
+        needsComma = true
+    }
+
+    private mutating func digits(_ v: UInt64) {
+        var n = 1
+        var rest = v / 10
+        while rest > 0 {
+            n += 1
+            rest /= 10
+        }
+        reserve(n)
+        var x = v
+        var i = count + n
+        while i > count {
+            i -= 1
+            base[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: x % 10)
+            x /= 10
+        }
+        count += n
+    }
+
+    public mutating func bool(_ b: Bool) {
+        separate()
+        put(b ? "true" : "false")
+        needsComma = true
+    }
+
+    public mutating func string(_ s: String) {
+        separate()
+        var utf8 = s
+        let written = utf8.withUTF8 { bytes in
+            // Nothing to escape (the usual case): the bytes as they are.
+            guard !bytes.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) else { return false }
+            reserve(bytes.count + 2)
+            base[count] = UInt8(ascii: "\"")
+            if let p = bytes.baseAddress { (base + count + 1).update(from: p, count: bytes.count) }
+            count += bytes.count + 1
+            base[count] = UInt8(ascii: "\"")
+            count += 1
+            return true
+        }
+        if !written {
+            var escaped: [UInt8] = []
+            CanonicalJSON.writeString(s, to: &escaped)
+            escaped.withUnsafeBufferPointer { put($0.baseAddress!, $0.count) }
+        }
+        needsComma = true
+    }
+
+    /// A string value that is plain ASCII needing no escape (`"consumed"`, an enum's name).
+    public mutating func string(_ s: StaticString) {
+        separate()
+        put(UInt8(ascii: "\""))
+        put(s)
+        put(UInt8(ascii: "\""))
+        needsComma = true
+    }
+
+    public mutating func instant(_ t: Instant) {
+        quoted(room: Instant.rfc3339BytesMax) { t.write(to: &$0) }
+    }
+
+    public mutating func day(_ d: LocalDay) {
+        quoted(room: LocalDay.bytesMax) { d.write(to: &$0) }
+    }
+
+    /// A string value that `write` formats in place (plain ASCII, at most `room` bytes).
+    @inline(__always)
+    private mutating func quoted(room: Int, _ write: (inout ByteCursor) -> Void) {
+        separate()
+        reserve(room + 2)
+        var c = ByteCursor(base + count)
+        c.put(UInt8(ascii: "\""))
+        write(&c)
+        c.put(UInt8(ascii: "\""))
+        precondition(c.count <= room + 2, "the field fits the room it asked for")
+        count += c.count
+        needsComma = true
+    }
+
+    /// Any JSON value, through the generic serialiser.
+    public mutating func value(_ v: JSON) {
+        separate()
+        var out: [UInt8] = []
+        CanonicalJSON.write(v, to: &out)
+        out.withUnsafeBufferPointer { if let p = $0.baseAddress { put(p, $0.count) } }
+        needsComma = true
+    }
+}
+
 /// The hot path of sealing: a `consumed` event written straight to its RFC 8785 bytes, keys
 /// already in order, without building a JSON tree. `HashChain.seal` asserts (debug builds)
 /// that the result equals the generic serialisation, so the two cannot drift apart.
 extension Event {
-    /// Canonical bytes without `hash`, and the offset where `"hash"` belongs; nil for types
-    /// without a fast path.
-    func fastCanonical() -> (bytes: [UInt8], hashInsertAt: Int)? {
+    /// Writes the canonical bytes without `hash` and returns the offset where `"hash"` belongs;
+    /// nil (having written nothing) for types without a fast path.
+    func writeFastCanonical(to w: inout CanonicalWriter) -> Int? {
         guard case .consumed(let c) = body else { return nil }
-        var out = [UInt8]()
-        out.reserveCapacity(384)
-        var first = true
-        func key(_ k: StaticString) {
-            if !first { out.append(UInt8(ascii: ",")) }
-            first = false
-            out.append(UInt8(ascii: "\""))
-            out.append(contentsOf: UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
-            out.append(UInt8(ascii: "\""))
-            out.append(UInt8(ascii: ":"))
-        }
-        func int(_ v: Int64) { out.append(contentsOf: String(v).utf8) }
-        func str(_ s: String) { CanonicalJSON.writeString(s, to: &out) }
-        out.append(UInt8(ascii: "{"))
+        w.beginObject()
         // Keys in RFC 8785 order (all ASCII): cost, day, draws, [hash], input_tokens, key,
         // model, operation, output_tokens, overdraft, params, pod, record, seq, task, team,
         // ts, type, user, v.
-        key("cost"); int(c.cost)
-        key("day"); str(c.day.description)
-        key("draws")
-        out.append(UInt8(ascii: "["))
-        for (i, d) in c.draws.enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: #"{"amount":"#.utf8)
-            int(d.amount)
-            out.append(contentsOf: #","bucket_seq":"#.utf8)
-            out.append(contentsOf: String(d.bucketSeq).utf8)
-            out.append(UInt8(ascii: "}"))
+        w.key("cost"); w.int(c.cost)
+        w.key("day"); w.day(c.day)
+        w.key("draws")
+        w.beginArray()
+        for d in c.draws {
+            w.beginObject()
+            w.key("amount"); w.int(d.amount)
+            w.key("bucket_seq"); w.uint(d.bucketSeq)
+            w.endObject()
         }
-        out.append(UInt8(ascii: "]"))
-        let hashInsertAt = out.count
-        if let v = c.inputTokens { key("input_tokens"); int(v) }
-        if let k = self.key { key("key"); str(k) }
-        key("model"); str(c.tags.model.string)
-        if let op = c.tags.operation { key("operation"); str(op) }
-        if let v = c.outputTokens { key("output_tokens"); int(v) }
-        key("overdraft"); int(c.overdraft)
-        if let p = c.params { key("params"); CanonicalJSON.writeObject(p, to: &out) }
-        if let pod = c.tags.pod { key("pod"); str(pod.string) }
-        key("record"); out.append(contentsOf: (c.record ? "true" : "false").utf8)
-        key("seq"); out.append(contentsOf: String(seq).utf8)
-        if let task = c.tags.task { key("task"); str(task.string) }
-        key("team"); str(c.tags.team.string)
-        key("ts"); str(ts.rfc3339)
-        key("type"); out.append(contentsOf: #""consumed""#.utf8)
-        key("user"); str(c.tags.user.string)
-        key("v"); int(Event.version)
-        out.append(UInt8(ascii: "}"))
-        return (out, hashInsertAt)
+        w.endArray()
+        let hashInsertAt = w.count
+        if let v = c.inputTokens { w.key("input_tokens"); w.int(v) }
+        if let k = self.key { w.key("key"); w.string(k) }
+        w.key("model"); w.string(c.tags.model.string)
+        if let op = c.tags.operation { w.key("operation"); w.string(op) }
+        if let v = c.outputTokens { w.key("output_tokens"); w.int(v) }
+        w.key("overdraft"); w.int(c.overdraft)
+        if let p = c.params { w.key("params"); w.value(.object(p)) }
+        if let pod = c.tags.pod { w.key("pod"); w.string(pod.string) }
+        w.key("record"); w.bool(c.record)
+        w.key("seq"); w.uint(seq)
+        if let task = c.tags.task { w.key("task"); w.string(task.string) }
+        w.key("team"); w.string(c.tags.team.string)
+        w.key("ts"); w.instant(ts)
+        w.key("type"); w.string("consumed")
+        w.key("user"); w.string(c.tags.user.string)
+        w.key("v"); w.int(Event.version)
+        w.endObject()
+        return hashInsertAt
     }
 }

@@ -9,12 +9,16 @@ public enum HashChain {
     public static func hash(previous: [UInt8], canonical: [UInt8]) -> [UInt8] {
         precondition(previous.count == 32, "a chain hash is 32 bytes")
         var h = SHA256()
-        h.update(data: previous)
-        h.update(data: canonical)
-        return Array(h.finalize())
+        previous.withUnsafeBytes { h.update(bufferPointer: $0) }
+        canonical.withUnsafeBytes { h.update(bufferPointer: $0) }
+        return h.finalize().withUnsafeBytes { [UInt8]($0) }
     }
 
-    public static func digest(_ bytes: [UInt8]) -> [UInt8] { Array(SHA256.hash(data: bytes)) }
+    public static func digest(_ bytes: [UInt8]) -> [UInt8] {
+        var h = SHA256()
+        bytes.withUnsafeBytes { h.update(bufferPointer: $0) }
+        return h.finalize().withUnsafeBytes { [UInt8]($0) }
+    }
 
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
@@ -53,14 +57,15 @@ public enum HashChain {
     /// Serialises once: the canonical bytes are hashed, then `"hash":"…"` is spliced in at its
     /// sorted place, which is exactly the RFC 8785 form of the object with `hash`.
     public static func seal(_ event: Event, previous: [UInt8]) -> (stored: [UInt8], hash: [UInt8]) {
-        var canonical = [UInt8]()
-        // Byte offset just after the last member whose key sorts before "hash" (1: none does).
-        var insertAt = 1
-        if let fast = event.fastCanonical() {
-            canonical = fast.bytes
-            insertAt = fast.hashInsertAt
+        var w = CanonicalWriter(capacity: 512)
+        let sealed: (stored: [UInt8], hash: [UInt8])
+        if let insertAt = event.writeFastCanonical(to: &w) {
+            sealed = w.withBytes { splice($0, insertAt: insertAt, previous: previous) }
         } else {
+            var canonical = [UInt8]()
             canonical.reserveCapacity(512)
+            // Byte offset just after the last member whose key sorts before "hash" (1: none does).
+            var insertAt = 1
             canonical.append(UInt8(ascii: "{"))
             CanonicalJSON.forEachMemberInOrder(event.json()) { i, m in
                 if i > 0 { canonical.append(UInt8(ascii: ",")) }
@@ -70,23 +75,46 @@ public enum HashChain {
                 if CanonicalJSON.utf16Less(m.key, "hash") { insertAt = canonical.count }
             }
             canonical.append(UInt8(ascii: "}"))
+            sealed = canonical.withUnsafeBufferPointer { splice($0, insertAt: insertAt, previous: previous) }
         }
-        let h = hash(previous: previous, canonical: canonical)
-        var member: [UInt8] = Array(#""hash":""#.utf8)
-        member.append(contentsOf: hex(h).utf8)
-        member.append(UInt8(ascii: "\""))
-        var stored = [UInt8]()
-        stored.reserveCapacity(canonical.count + member.count + 1)
-        stored.append(contentsOf: canonical[..<insertAt])
-        if insertAt == 1 {
-            stored.append(contentsOf: member)
-            if canonical.count > 2 { stored.append(UInt8(ascii: ",")) }
-        } else {
-            stored.append(UInt8(ascii: ","))
-            stored.append(contentsOf: member)
+        assert(
+            sealed.stored
+                == CanonicalJSON.bytes(
+                    .object(JSONObject(event.json().members + [("hash", .string(hex(sealed.hash)))]))))
+        return sealed
+    }
+
+    /// Hashes `canonical` after `previous` and writes the stored form: `"hash":"<hex>"` (and its
+    /// comma) at `insertAt`, in one allocation.
+    private static func splice(_ canonical: UnsafeBufferPointer<UInt8>, insertAt: Int, previous: [UInt8]) -> (
+        stored: [UInt8], hash: [UInt8]
+    ) {
+        precondition(previous.count == 32, "a chain hash is 32 bytes")
+        precondition(canonical.count >= 2 && insertAt >= 1 && insertAt < canonical.count, "an object and a place in it")
+        var sha = SHA256()
+        previous.withUnsafeBytes { sha.update(bufferPointer: $0) }
+        sha.update(bufferPointer: UnsafeRawBufferPointer(canonical))
+        // Copied out as bytes: converting the digest as a Sequence goes byte by byte.
+        let h = sha.finalize().withUnsafeBytes { [UInt8]($0) }
+        let member: StaticString = #""hash":""#
+        let leadingComma = insertAt != 1
+        let trailingComma = insertAt == 1 && canonical.count > 2
+        let memberBytes = member.utf8CodeUnitCount + 2 * h.count + 1 + (leadingComma || trailingComma ? 1 : 0)
+        let stored = [UInt8](unsafeUninitializedCapacity: canonical.count + memberBytes) { buf, n in
+            var c = ByteCursor(buf.baseAddress!)
+            c.put(contentsOf: UnsafeBufferPointer(rebasing: canonical[..<insertAt]))
+            if leadingComma { c.put(UInt8(ascii: ",")) }
+            c.put(contentsOf: UnsafeBufferPointer(start: member.utf8Start, count: member.utf8CodeUnitCount))
+            for b in h {
+                c.put(hexDigits[Int(b >> 4)])
+                c.put(hexDigits[Int(b & 0xF)])
+            }
+            c.put(UInt8(ascii: "\""))
+            if trailingComma { c.put(UInt8(ascii: ",")) }
+            c.put(contentsOf: UnsafeBufferPointer(rebasing: canonical[insertAt...]))
+            n = c.count
+            precondition(n == buf.count, "the stored form is exactly its computed size")
         }
-        stored.append(contentsOf: canonical[insertAt...])
-        assert(stored == CanonicalJSON.bytes(.object(JSONObject(event.json().members + [("hash", .string(hex(h)))]))))
         return (stored, h)
     }
 

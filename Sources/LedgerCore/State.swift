@@ -386,9 +386,9 @@ extension LedgerState {
     }
 
     private mutating func modifyTeam(_ id: ID, _ body: (inout TeamState) -> Void) {
-        precondition(teams[id] != nil, "event for unknown team \(id)")
-        // Mutates in the dictionary's slot: no copy of the team, no second hash.
-        body(&teams[id]!)
+        guard let i = teams.index(forKey: id) else { preconditionFailure("event for unknown team \(id)") }
+        // Mutates in the dictionary's slot: no copy of the team, one hash.
+        body(&teams.values[i])
     }
 }
 
@@ -396,15 +396,14 @@ extension TeamState {
     mutating func countConsumption(_ tags: UsageTags, cost: Int64) {
         consumedToday += cost
         budget.used += cost
-        if var u = users[tags.user] {
-            u.consumedToday += cost
-            u.consumedCycle += cost
-            users[tags.user] = u
+        // In the dictionaries' slots: one hash each, no copy.
+        if let i = users.index(forKey: tags.user) {
+            users.values[i].consumedToday += cost
+            users.values[i].consumedCycle += cost
         }
-        if let pod = tags.pod, var p = pods[pod] {
-            p.budget.used += cost
-            if let task = tags.task { p.tasks.insert(task) }
-            pods[pod] = p
+        if let pod = tags.pod, let i = pods.index(forKey: pod) {
+            pods.values[i].budget.used += cost
+            if let task = tags.task { pods.values[i].tasks.insert(task) }
         }
     }
 

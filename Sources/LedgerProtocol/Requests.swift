@@ -53,14 +53,14 @@ public enum Op: String, Sendable, CaseIterable {
         }
     }
 
-    /// The roles that may use the op (PROTOCOL §5): admin all; gateway the usage ops;
-    /// auditor the reads.
-    public var roles: Set<Role> {
+    /// Whether `role` may use the op (PROTOCOL §5): admin all; gateway the usage ops; auditor
+    /// the reads. A switch, not a set: this runs for every request.
+    public func allows(_ role: Role) -> Bool {
         switch self {
-        case .ping, .balance: [.admin, .gateway, .auditor]
-        case .consume, .hold, .holdCommit, .holdRelease, .estimate, .check: [.admin, .gateway]
-        case .audit, .verify, .stats, .usage, .report, .subscribe: [.admin, .auditor]
-        default: [.admin]
+        case .ping, .balance: true
+        case .consume, .hold, .holdCommit, .holdRelease, .estimate, .check: role == .admin || role == .gateway
+        case .audit, .verify, .stats, .usage, .report, .subscribe: role == .admin || role == .auditor
+        default: role == .admin
         }
     }
 }
@@ -173,6 +173,12 @@ public struct RequestFailure: Error, Sendable {
 
 public enum RequestParser {
     public static func parse(_ line: [UInt8]) -> Result<ParsedRequest, RequestFailure> {
+        if let request = FastRequestParser.parse(line) { return .success(request) }
+        return parseGeneral(line)
+    }
+
+    /// Every request, through a JSON tree: the reference that the fast path must agree with.
+    static func parseGeneral(_ line: [UInt8]) -> Result<ParsedRequest, RequestFailure> {
         let value: JSON
         do {
             value = try JSONParser.parse(line)

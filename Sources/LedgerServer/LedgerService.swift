@@ -43,15 +43,19 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
     public func handle(_ lines: [[UInt8]], from peer: PeerCredentials) async -> BatchAnswer {
         let role = roles.role(for: peer)
         var out = [[UInt8]](repeating: [], count: lines.count)
-        var segment: [(index: Int, request: ParsedRequest)] = []
+        // The requests for the writer and where their answers go; two arrays, so that the
+        // requests are handed over as they are, without a copy of each.
+        var segment: [ParsedRequest] = []
+        var segmentIndices: [Int] = []
 
         func flush() async {
             guard !segment.isEmpty else { return }
-            let answers = await writer.submit(segment.map(\.request))
-            for (k, item) in segment.enumerated() {
-                out[item.index] = Self.encode(id: item.request.id, answers[k])
+            let answers = await writer.submit(segment)
+            for k in segment.indices {
+                out[segmentIndices[k]] = Self.encode(id: segment[k].id, answers[k])
             }
-            segment.removeAll(keepingCapacity: true)
+            segment = []
+            segmentIndices.removeAll(keepingCapacity: true)
         }
 
         for (i, line) in lines.enumerated() {
@@ -69,7 +73,7 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
                     .failure(Rejection(.unknownOp, "unknown op \"\(request.op.rawValue)\" (only with --clock manual)")))
                 continue
             }
-            guard let role, request.op.roles.contains(role) else {
+            guard let role, request.op.allows(role) else {
                 logger.notice(
                     "request refused: role",
                     metadata: [
@@ -101,7 +105,8 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
                 await flush()
                 out[i] = Self.encode(id: request.id, await logRead(request.body))
             default:
-                segment.append((i, request))
+                segment.append(request)
+                segmentIndices.append(i)
                 if segment.count == writer.limits.batchRequestsMax { await flush() }
             }
         }
@@ -117,11 +122,11 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
                 do {
                     switch body {
                     case .query(.audit(let q)):
-                        c.resume(returning: .success(try reader.audit(q, head: head.seq)))
+                        c.resume(returning: .success(.fields(try reader.audit(q, head: head.seq))))
                     case .query(.verify(let from, let to)):
-                        c.resume(returning: .success(try reader.verify(fromSeq: from, toSeq: to, head: head)))
+                        c.resume(returning: .success(.fields(try reader.verify(fromSeq: from, toSeq: to, head: head))))
                     case .query(.stats):
-                        c.resume(returning: .success(self.stats(head: head)))
+                        c.resume(returning: .success(.fields(self.stats(head: head))))
                     default:
                         c.resume(returning: .failure(Rejection(.internal, "not a log read")))
                     }
@@ -215,10 +220,13 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
 
     /// `{"id":..,"ok":true,...}` or `{"id":..,"ok":false,"error":{...}}` as one line.
     static func encode(id: JSON?, _ answer: EngineAnswer) -> [UInt8] {
+        if case .success(let a) = answer, let line = a.line(id: id) { return line }
         var o = JSONObject()
         if let id { o["id"] = id }
         switch answer {
-        case .success(let fields):
+        case .success(.consume), .success(.check):
+            preconditionFailure("written as a line above")
+        case .success(.fields(let fields)):
             o["ok"] = .bool(true)
             o.members.append(contentsOf: fields.members)
         case .failure(let r):

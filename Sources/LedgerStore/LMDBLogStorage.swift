@@ -66,17 +66,33 @@ public final class LMDBLogStorage: LogStorage, @unchecked Sendable {
         var pruned = 0
         try env.write { txn in
             pruned = 0
+            // Keys and values are built on the stack or written straight into the map: a batch
+            // holds thousands of events, and each array here would be an allocation.
             for e in batch.events {
-                var value = [UInt8]()
-                value.reserveCapacity(e.stored.count + 1)
-                value.append(LMDBLogStorage.eventVersion)
-                value.append(contentsOf: e.stored)
-                // MDB_APPEND on big-endian keys: a free check that the log only grows.
-                try txn.put(eventsDB, BigEndian.bytes(e.seq), value, append: true)
+                try withUnsafeBytes(of: e.seq.bigEndian) { seqKey in
+                    // MDB_APPEND on big-endian keys: a free check that the log only grows.
+                    try txn.put(eventsDB, key: seqKey, reserving: e.stored.count + 1, append: true) { value in
+                        value[0] = LMDBLogStorage.eventVersion
+                        e.stored.withUnsafeBytes {
+                            UnsafeMutableRawBufferPointer(rebasing: value[1...]).copyMemory(from: $0)
+                        }
+                    }
+                }
             }
-            for k in batch.keys {
-                try txn.put(keysDB, Array(k.key.utf8), k.record.encoded())
-                try txn.put(keyTimesDB, LMDBLogStorage.keyTime(k.record.ts, k.key), [])
+            try withUnsafeTemporaryAllocation(byteCount: 8 + 4 * ID.bytesMax, alignment: 8) { scratch in
+                for k in batch.keys {
+                    var key = k.key
+                    try key.withUTF8 { keyBytes in
+                        let record = UnsafeMutableRawBufferPointer(rebasing: scratch[..<KeyRecord.encodedBytes])
+                        k.record.write(to: record)
+                        try txn.put(
+                            keysDB, key: UnsafeRawBufferPointer(keyBytes), value: UnsafeRawBufferPointer(record))
+                        try txn.put(
+                            keyTimesDB,
+                            key: LMDBLogStorage.keyTime(k.record.ts, UnsafeRawBufferPointer(keyBytes), in: scratch),
+                            value: UnsafeRawBufferPointer(start: nil, count: 0))
+                    }
+                }
             }
             try txn.put(metaDB, Array("head".utf8), head)
             if let cutoff = batch.pruneKeysBefore { pruned = try prune(&txn, before: cutoff) }
@@ -84,8 +100,14 @@ public final class LMDBLogStorage: LogStorage, @unchecked Sendable {
         keysPruned += pruned
     }
 
-    static func keyTime(_ ts: Instant, _ key: String) -> [UInt8] {
-        BigEndian.bytes(UInt64(bitPattern: ts.ms)) + Array(key.utf8)
+    /// The `key_times` key: ts (big-endian) ‖ key, written into `scratch`.
+    static func keyTime(_ ts: Instant, _ key: UnsafeRawBufferPointer, in scratch: UnsafeMutableRawBufferPointer)
+        -> UnsafeRawBufferPointer
+    {
+        precondition(8 + key.count <= scratch.count, "an idempotency key is an id")
+        scratch.storeBytes(of: UInt64(bitPattern: ts.ms).bigEndian, as: UInt64.self)
+        UnsafeMutableRawBufferPointer(rebasing: scratch[8...]).copyMemory(from: key)
+        return UnsafeRawBufferPointer(rebasing: scratch[..<(8 + key.count)])
     }
 
     /// Forgets keys whose last use is before `cutoff`, oldest first, at most

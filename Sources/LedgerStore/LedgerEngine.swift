@@ -8,7 +8,7 @@ public struct EngineConfig: Sendable {
     public init() {}
 }
 
-public typealias EngineAnswer = Result<JSONObject, Rejection>
+public typealias EngineAnswer = Result<Answer, Rejection>
 
 /// The write side, confined to the writer thread: the state folded from the log, the
 /// scheduler, and one durable commit per batch. `execute` decides every request of a batch
@@ -212,9 +212,7 @@ public final class LedgerEngine {
                 guard let original = loadEvent(seen.seq) else {
                     return .failure(Rejection(.internal, "key \"\(key)\" names seq \(seen.seq), which cannot be read"))
                 }
-                var answer = answerFor(c, first: original)
-                answer["duplicate"] = .bool(true)
-                return .success(answer)
+                return .success(answerFor(c, first: original, duplicate: true))
             }
         }
         var ctx = DecideContext(now: now, defaultDailyLimit: config.defaultDailyLimit)
@@ -231,7 +229,7 @@ public final class LedgerEngine {
                 batchKeys[key] = record
                 pending.keys.append((key, record))
             }
-            return .success(answerFor(c, first: first))
+            return .success(answerFor(c, first: first, duplicate: false))
         }
     }
 
@@ -250,9 +248,31 @@ public final class LedgerEngine {
     }
 
     /// The answer of a command from the first event it appended, plus the current figures.
-    /// Duplicates answer the same way from the original event.
-    private func answerFor(_ c: Command, first: Event) -> JSONObject {
+    /// Duplicates answer the same way from the original event, with `duplicate:true`.
+    private func answerFor(_ c: Command, first: Event, duplicate: Bool) -> Answer {
+        if case .consume(let cc) = c, case .consumed(let consumption) = first.body, let t = state.teams[cc.tags.team] {
+            let answer = Answer.consume(
+                Views.ConsumeFigures(
+                    seq: first.seq, cost: consumption.cost, duplicate: duplicate,
+                    standing: Views.Standing(team: t, user: cc.tags.user)))
+            assert(
+                answer.line(id: nil) == Self.canonical(fieldsFor(c, first: first, duplicate: duplicate)),
+                "the consume answer's bytes differ from its fields")
+            return answer
+        }
+        return .fields(fieldsFor(c, first: first, duplicate: duplicate))
+    }
+
+    /// The RFC 8785 bytes of a success answer without `id`, the generic way.
+    static func canonical(_ fields: JSONObject) -> [UInt8] {
+        var o = fields
+        o["ok"] = .bool(true)
+        return CanonicalJSON.bytes(.object(o))
+    }
+
+    private func fieldsFor(_ c: Command, first: Event, duplicate: Bool) -> JSONObject {
         var o: JSONObject = ["seq": .int(first.seq)]
+        if duplicate { o["duplicate"] = .bool(true) }
         switch (c, first.body) {
         case (.teamCreate(let team, _, _, _), _):
             if let t = state.teams[team] {
@@ -304,7 +324,9 @@ public final class LedgerEngine {
             return .success(["seq": .int(state.head)])
         case .estimate(let model, let usage):
             guard let spec = state.prices[model] else { return .failure(.notFound("model \(model) has no price")) }
-            return Pricing.cost(usage, at: spec).map { ["cost": .int($0.cost), "breakdown": .object($0.breakdown)] }
+            return Pricing.cost(usage, at: spec).map {
+                .fields(["cost": .int($0.cost), "breakdown": .object($0.breakdown)])
+            }
         case .check(let c):
             return check(c, now: now)
         case .balance(let team, let user):
@@ -314,7 +336,7 @@ public final class LedgerEngine {
                     return .failure(.notFound("user \(user) not found in team \(team)"))
                 }
             }
-            return .success(Views.balance(team: t, user: user, now: now))
+            return .success(.fields(Views.balance(team: t, user: user, now: now)))
         case .clockSet(let at):
             return moveClock(to: at, now: &now)
         case .clockAdvance(let seconds):
@@ -328,8 +350,23 @@ public final class LedgerEngine {
         let cost: Int64
         do { cost = try Decider.price(c, state: state) } catch { return .failure(error) }
         let t = state.teams[c.tags.team]!
+        let refusal = Limits.check(team: t, tags: c.tags, cost: cost)
+        let answer = Answer.check(
+            Views.CheckFigures(
+                cost: cost, refusal: refusal, dailyLimit: t.dailyLimit, resetsAt: t.zone.nextDayStart(after: now),
+                standing: Views.Standing(team: t, user: c.tags.user)))
+        assert(
+            answer.line(id: nil) == Self.canonical(checkFields(c, cost: cost, refusal: refusal, team: t, now: now)),
+            "the check answer's bytes differ from its fields")
+        return .success(answer)
+    }
+
+    /// `check`'s answer as fields: what `Views.checkAnswer` must write.
+    private func checkFields(_ c: ConsumeCommand, cost: Int64, refusal: Rejection?, team t: TeamState, now: Instant)
+        -> JSONObject
+    {
         var o: JSONObject = ["cost": .int(cost)]
-        if let refusal = Limits.check(team: t, tags: c.tags, cost: cost) {
+        if let refusal {
             o["allowed"] = .bool(false)
             o["reason"] = .string(refusal.code.rawValue)
             if let scope = refusal.scope { o["scope"] = .string(scope.rawValue) }
@@ -340,7 +377,7 @@ public final class LedgerEngine {
         Views.figures(team: t, user: c.tags.user, into: &o)
         o["daily_limit"] = .int(t.dailyLimit)
         o["resets_at"] = .string(t.zone.nextDayStart(after: now).rfc3339)
-        return .success(o)
+        return o
     }
 
     private func moveClock(to target: Instant, now: inout Instant) -> EngineAnswer {

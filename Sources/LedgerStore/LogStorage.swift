@@ -16,13 +16,18 @@ public struct KeyRecord: Sendable, Equatable {
     static let encodedBytes = 8 + 32 + 8
 
     func encoded() -> [UInt8] {
-        precondition(digest.count == 32)
-        var out = [UInt8]()
-        out.reserveCapacity(KeyRecord.encodedBytes)
-        BigEndian.append(seq, to: &out)
-        out.append(contentsOf: digest)
-        BigEndian.append(UInt64(bitPattern: ts.ms), to: &out)
-        return out
+        [UInt8](unsafeUninitializedCapacity: KeyRecord.encodedBytes) { buf, n in
+            write(to: UnsafeMutableRawBufferPointer(buf))
+            n = KeyRecord.encodedBytes
+        }
+    }
+
+    /// seq (big-endian) ‖ digest ‖ ts ms (big-endian) into `out`, which has `encodedBytes` of room.
+    func write(to out: UnsafeMutableRawBufferPointer) {
+        precondition(digest.count == 32 && out.count >= KeyRecord.encodedBytes)
+        out.storeBytes(of: seq.bigEndian, toByteOffset: 0, as: UInt64.self)
+        digest.withUnsafeBytes { out.baseAddress!.advanced(by: 8).copyMemory(from: $0.baseAddress!, byteCount: 32) }
+        out.storeBytes(of: UInt64(bitPattern: ts.ms).bigEndian, toByteOffset: 40, as: UInt64.self)
     }
 
     init?(encoded b: [UInt8]) {

@@ -281,3 +281,17 @@ import Testing
         #expect(f.rejection.code == .badRequest)
     }
 }
+
+/// PROTOCOL §5's roles: admin all ops; gateway consume, hold, hold.commit, hold.release, estimate,
+/// check, balance, ping; auditor balance, usage, report, audit, subscribe, verify, stats, ping.
+@Suite struct OpRoleTests {
+    static let gateway: Set<Op> = [.consume, .hold, .holdCommit, .holdRelease, .estimate, .check, .balance, .ping]
+    static let auditor: Set<Op> = [.balance, .usage, .report, .audit, .subscribe, .verify, .stats, .ping]
+
+    @Test(arguments: Op.allCases)
+    func allows_whenRole_followsTheProtocolTable(op: Op) {
+        #expect(op.allows(.admin))
+        #expect(op.allows(.gateway) == Self.gateway.contains(op))
+        #expect(op.allows(.auditor) == Self.auditor.contains(op))
+    }
+}

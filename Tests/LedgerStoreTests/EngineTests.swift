@@ -67,6 +67,37 @@ import Testing
         #expect(h.eventCount == 4)
     }
 
+    /// `consume` and `check` answer with figures written as bytes; the engine asserts (debug builds)
+    /// that they equal the generic serialisation. Ids that need escaping, a user with a daily
+    /// limit and a refusal with a scope walk every branch of those writers.
+    @Test func execute_whenConsumeAndCheckAnswer_theirBytesAreTheCanonicalAnswer() throws {
+        let h = try EngineHarness(.memory)
+        let answers = h.run([
+            #"{"op":"team.create","team":"t\"q","plan":"pro","daily_limit":100}"#,
+            #"{"op":"user.add","team":"t\"q","user":"\u00fc\\","daily_limit":50}"#,
+            #"{"op":"consume","team":"t\"q","user":"\u00fc\\","model":"m","cost":45,"key":"k\u00e9\/"}"#,
+            #"{"op":"consume","team":"t\"q","user":"\u00fc\\","model":"m","cost":45,"key":"k\u00e9\/"}"#,
+            #"{"op":"check","team":"t\"q","user":"\u00fc\\","model":"m","cost":5}"#,
+            #"{"op":"check","team":"t\"q","user":"\u00fc\\","model":"m","cost":6}"#,
+            #"{"op":"check","team":"t\"q","user":"\u00fc\\","model":"m","cost":10000001}"#,
+        ])
+        #expect(answers.map(\.code) == [nil, nil, nil, nil, nil, nil, nil])
+        guard case .success(.consume) = answers[2], case .success(.check) = answers[4] else {
+            Issue.record("consume or check answered without figures: \(answers[2]), \(answers[4])")
+            return
+        }
+        #expect(answers[3].object?["duplicate"] == .bool(true) && answers[3].seq == answers[2].seq)
+        #expect(answers[2].object?["warnings"]?.arrayValue?.contains(.string("near_daily_limit")) == true)
+        #expect(answers[2].object?["user"]?.objectValue?["user"] == .string("\u{FC}\\"))
+        #expect(answers[4].object?["allowed"] == .bool(true) && answers[4].object?["reason"] == nil)
+        #expect(answers[5].object?["allowed"] == .bool(false))
+        #expect(answers[5].object?["reason"] == .string("daily_limit_exceeded"))
+        #expect(answers[5].object?["scope"] == .string("user_daily"))
+        #expect(answers[5].object?["message"]?.stringValue?.contains("\u{FC}\\") == true)
+        #expect(answers[6].object?["scope"] == .string("team_daily"))
+        #expect(answers[6].object?["resets_at"] == .string("2026-03-11T00:00:00.000Z"))
+    }
+
     @Test func execute_whenCommitFails_answersEveryRequestUnavailableAndKeepsTheState() throws {
         let h = try EngineHarness(.memory, faultable: true)
         h.setUpAcme()
@@ -602,8 +633,8 @@ final class EngineHarness {
     }
 }
 
-extension Result where Success == JSONObject, Failure == Rejection {
-    var object: JSONObject? { if case .success(let o) = self { o } else { nil } }
+extension Result where Success == Answer, Failure == Rejection {
+    var object: JSONObject? { if case .success(let a) = self { a.object } else { nil } }
     var rejection: Rejection? { if case .failure(let r) = self { r } else { nil } }
     var code: ErrorCode? { rejection?.code }
     var seq: UInt64? { object?["seq"]?.numberValue?.int64.map { UInt64($0) } }

@@ -456,7 +456,8 @@ struct MoneyHistoryGenerator {
             }
             o["key"] = key()
         case 19..<44:
-            op = "consume"
+            // Now and then a `check` of the same usage: its answer (written as bytes) meets every limit.
+            op = chance(12) ? "check" : "consume"
             usageTags(&o)
             if chance(80) {
                 o["cost"] = .int(pick([0, int64(1...200), int64(1...2500), int64(2000...9000)]))
@@ -464,8 +465,10 @@ struct MoneyHistoryGenerator {
                 o["input_tokens"] = .int(int64(0...800))
                 o["output_tokens"] = .int(int64(0...300))
             }
-            if chance(20) { o["record"] = .bool(true) }
-            o["key"] = key()
+            if op == "consume" {
+                if chance(20) { o["record"] = .bool(true) }
+                o["key"] = key()
+            }
         case 44..<57:
             op = "hold"
             usageTags(&o)

@@ -78,20 +78,84 @@ enum ASCII {
 
     /// Appends `value` in decimal, left-padded with zeros to `width` digits (never truncated).
     static func append(_ value: Int, width: Int, to out: inout [UInt8]) {
-        precondition(value >= 0, "append expects a non-negative value")
-        var digits: [UInt8] = []
-        var v = value
-        repeat {
-            digits.append(zero + UInt8(v % 10))
-            v /= 10
-        } while v > 0
-        if digits.count < width { out.append(contentsOf: repeatElement(zero, count: width - digits.count)) }
-        out.append(contentsOf: digits.reversed())
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: ByteCursor.fieldBytesMax) { buf in
+            var c = ByteCursor(buf.baseAddress!)
+            c.digits(value, width: width)
+            out.append(contentsOf: c.written)
+        }
     }
 
     /// A year as `YYYY`; years outside 0...9999 (only reachable by arithmetic) keep every digit and a `-` sign.
     static func appendYear(_ year: Int, to out: inout [UInt8]) {
-        if year < 0 { out.append(UInt8(ascii: "-")) }
-        append(abs(year), width: 4, to: &out)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: ByteCursor.fieldBytesMax) { buf in
+            var c = ByteCursor(buf.baseAddress!)
+            c.year(year)
+            out.append(contentsOf: c.written)
+        }
+    }
+}
+
+/// Writes formatted ASCII at a pointer with room enough (the caller's promise: `fieldBytesMax`
+/// per field), with no bounds checks and no allocation: dates and times are formatted for every
+/// event sealed.
+public struct ByteCursor {
+    /// The longest field: a sign and an Int's 19 digits.
+    public static let fieldBytesMax = 20
+
+    public let start: UnsafeMutablePointer<UInt8>
+    public private(set) var count = 0
+
+    public init(_ start: UnsafeMutablePointer<UInt8>) { self.start = start }
+
+    /// A String of what `write` puts, at most `capacity` bytes of ASCII.
+    public static func string(capacity: Int, _ write: (inout ByteCursor) -> Void) -> String {
+        String(unsafeUninitializedCapacity: capacity) { buf in
+            var c = ByteCursor(buf.baseAddress!)
+            write(&c)
+            precondition(c.count <= capacity, "the text fits the capacity it asked for")
+            return c.count
+        }
+    }
+
+    public var written: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: start, count: count) }
+
+    @inline(__always)
+    public mutating func put(_ b: UInt8) {
+        start[count] = b
+        count += 1
+    }
+
+    @inline(__always)
+    public mutating func put(contentsOf bytes: UnsafeBufferPointer<UInt8>) {
+        guard let p = bytes.baseAddress else { return }
+        (start + count).update(from: p, count: bytes.count)
+        count += bytes.count
+    }
+
+    /// `value` in decimal, left-padded with zeros to `width` digits (never truncated).
+    public mutating func digits(_ value: Int, width: Int) {
+        precondition(value >= 0, "digits expects a non-negative value")
+        precondition(width < ByteCursor.fieldBytesMax, "no field is wider than an Int's 19 digits")
+        var n = 1
+        var rest = value / 10
+        while rest > 0 {
+            n += 1
+            rest /= 10
+        }
+        n = max(n, width)
+        var v = value
+        var i = count + n
+        while i > count {
+            i -= 1
+            start[i] = ASCII.zero &+ UInt8(truncatingIfNeeded: v % 10)
+            v /= 10
+        }
+        count += n
+    }
+
+    /// A year as `YYYY`; outside 0...9999 every digit and a `-` sign.
+    public mutating func year(_ year: Int) {
+        if year < 0 { put(UInt8(ascii: "-")) }
+        digits(abs(year), width: 4)
     }
 }

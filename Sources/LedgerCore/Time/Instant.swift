@@ -42,27 +42,33 @@ extension Instant {
     /// Always `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC, exactly 3 fraction digits) for instants in
     /// `rfc3339Min...rfc3339Max`; outside that range the year keeps all its digits and a `-` sign.
     public var rfc3339: String {
+        ByteCursor.string(capacity: Instant.rfc3339BytesMax) { write(to: &$0) }
+    }
+
+    /// Room enough for `rfc3339` of any instant (a far year keeps all its digits).
+    public static let rfc3339BytesMax = 48
+
+    /// `rfc3339`'s bytes at the cursor, which must have `rfc3339BytesMax` bytes of room.
+    public func write(to c: inout ByteCursor) {
+        let start = c.count
         let days = Civil.floorDiv(ms, Civil.msPerDay)
         let msOfDay = Int(Civil.floorMod(ms, Civil.msPerDay))
         let date = Civil.date(days: Int(days))
-        var out: [UInt8] = []
-        out.reserveCapacity(24)
-        ASCII.appendYear(date.year, to: &out)
-        out.append(UInt8(ascii: "-"))
-        ASCII.append(date.month, width: 2, to: &out)
-        out.append(UInt8(ascii: "-"))
-        ASCII.append(date.day, width: 2, to: &out)
-        out.append(UInt8(ascii: "T"))
-        ASCII.append(msOfDay / 3_600_000, width: 2, to: &out)
-        out.append(UInt8(ascii: ":"))
-        ASCII.append(msOfDay / 60_000 % 60, width: 2, to: &out)
-        out.append(UInt8(ascii: ":"))
-        ASCII.append(msOfDay / 1000 % 60, width: 2, to: &out)
-        out.append(UInt8(ascii: "."))
-        ASCII.append(msOfDay % 1000, width: 3, to: &out)
-        out.append(UInt8(ascii: "Z"))
-        assert(out.count == 24 || !(Instant.rfc3339Min...Instant.rfc3339Max).contains(self))
-        return String(decoding: out, as: UTF8.self)
+        c.year(date.year)
+        c.put(UInt8(ascii: "-"))
+        c.digits(date.month, width: 2)
+        c.put(UInt8(ascii: "-"))
+        c.digits(date.day, width: 2)
+        c.put(UInt8(ascii: "T"))
+        c.digits(msOfDay / 3_600_000, width: 2)
+        c.put(UInt8(ascii: ":"))
+        c.digits(msOfDay / 60_000 % 60, width: 2)
+        c.put(UInt8(ascii: ":"))
+        c.digits(msOfDay / 1000 % 60, width: 2)
+        c.put(UInt8(ascii: "."))
+        c.digits(msOfDay % 1000, width: 3)
+        c.put(UInt8(ascii: "Z"))
+        assert(c.count - start == 24 || !(Instant.rfc3339Min...Instant.rfc3339Max).contains(self))
     }
 }
 

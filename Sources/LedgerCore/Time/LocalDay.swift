@@ -48,14 +48,19 @@ public struct LocalDay: Comparable, Hashable, Sendable, CustomStringConvertible 
 
     /// `YYYY-MM-DD`.
     public var description: String {
-        var out: [UInt8] = []
-        out.reserveCapacity(10)
-        ASCII.appendYear(year, to: &out)
-        out.append(UInt8(ascii: "-"))
-        ASCII.append(month, width: 2, to: &out)
-        out.append(UInt8(ascii: "-"))
-        ASCII.append(day, width: 2, to: &out)
-        return String(decoding: out, as: UTF8.self)
+        ByteCursor.string(capacity: LocalDay.bytesMax) { write(to: &$0) }
+    }
+
+    /// Room enough for `description` of any day (a far year keeps all its digits).
+    public static let bytesMax = 32
+
+    /// `description`'s bytes at the cursor, which must have `bytesMax` bytes of room.
+    public func write(to c: inout ByteCursor) {
+        c.year(year)
+        c.put(UInt8(ascii: "-"))
+        c.digits(month, width: 2)
+        c.put(UInt8(ascii: "-"))
+        c.digits(day, width: 2)
     }
 
     public func adding(days: Int) -> LocalDay {
