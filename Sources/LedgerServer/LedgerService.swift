@@ -180,9 +180,9 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
                 do {
                     switch body {
                     case .query(.usage(let team, let pod)):
-                        c.resume(returning: .success(try queries.usage(team: team, pod: pod)))
+                        c.resume(returning: .success(.fields(try queries.usage(team: team, pod: pod))))
                     case .query(.report(let q)):
-                        c.resume(returning: .success(try queries.report(q)))
+                        c.resume(returning: .success(.fields(try queries.report(q))))
                     default:
                         c.resume(returning: .failure(Rejection(.internal, "not a read-model read")))
                     }
