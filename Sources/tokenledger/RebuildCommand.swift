@@ -247,18 +247,19 @@ final class RebuildProgress {
         let plan = plan!
         let rate = elapsed > 0 ? Double(seq) / elapsed : 0
         var figures = [Percentages.share(Int(seq), of: Int(max(head, 1)))]
-        if plan.figures > 1 { figures.append(done || rate == 0 ? "" : "ETA " + Self.clock(Double(head - seq) / rate)) }
-        if plan.figures > 2 { figures.append(rate > 0 ? "\(Renderer.grouped(Int(rate))) events/s" : "") }
-        if plan.figures > 3 {
-            figures.append(
-                done
-                    ? "\(Renderer.grouped(Int(seq))) events in " + String(format: "%.2f s", elapsed)
-                    : "\(Renderer.grouped(Int(seq)))/\(Renderer.grouped(Int(head))) events")
+        if done {
+            // The done line says what was done (it has no ETA), then the rate if it fits.
+            figures.append("\(Renderer.grouped(Int(seq))) events in " + String(format: "%.2f s", elapsed))
+            if plan.figures > 2, rate > 0 { figures.append("\(Renderer.grouped(Int(rate))) events/s") }
+        } else {
+            if plan.figures > 1, rate > 0 { figures.append("ETA " + Self.clock(Double(head - seq) / rate)) }
+            if plan.figures > 2, rate > 0 { figures.append("\(Renderer.grouped(Int(rate))) events/s") }
+            if plan.figures > 3 { figures.append("\(Renderer.grouped(Int(seq)))/\(Renderer.grouped(Int(head))) events") }
         }
         let gauge = Bars.gauge(Int(seq), of: Int(max(head, 1)), width: plan.gaugeWidth)
         let parts =
             [name.padding(toLength: nameWidth, withPad: " ", startingAt: 0), renderer.paint(gauge, done ? .good : .plain)]
-            + figures.filter { !$0.isEmpty }
+            + figures
         FileHandle.standardError.write(Data(("\r\u{1B}[2K" + parts.joined(separator: "  ")).utf8))
         drawn = true
     }
