@@ -169,6 +169,15 @@ public struct ParsedRequest: Sendable {
 public struct RequestFailure: Error, Sendable {
     public var id: JSON?
     public var rejection: Rejection
+    /// The op, when the line named a known one: a peer whose role may not use it is answered
+    /// `forbidden`, not told what else is wrong with the request.
+    public var op: Op?
+
+    public init(id: JSON?, rejection: Rejection, op: Op? = nil) {
+        self.id = id
+        self.rejection = rejection
+        self.op = op
+    }
 }
 
 public enum RequestParser {
@@ -199,7 +208,7 @@ public enum RequestParser {
         if object["id"] != nil && id == nil {
             return .failure(
                 RequestFailure(
-                    id: nil, rejection: .badRequest("\"id\" must be an integer or a string of 1..128 bytes")))
+                    id: nil, rejection: .badRequest("\"id\" must be an integer or a string of 1..128 bytes"), op: op))
         }
         var f = Fields(object)
         f.markUsed("id")
@@ -219,7 +228,7 @@ public enum RequestParser {
             let digest = HashChain.digest(CanonicalJSON.bytes(.object(payload)))
             return .success(ParsedRequest(id: id, op: op, key: key, payloadDigest: digest, body: body))
         } catch {
-            return .failure(RequestFailure(id: id, rejection: error))
+            return .failure(RequestFailure(id: id, rejection: error, op: op))
         }
     }
 

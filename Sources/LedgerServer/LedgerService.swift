@@ -58,11 +58,29 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
             segmentIndices.removeAll(keepingCapacity: true)
         }
 
+        /// `forbidden`, logged with the peer's uid and the op (PROTOCOL §5).
+        func refuse(_ id: JSON?, _ op: String) -> [UInt8] {
+            let name = role.map(\.description) ?? "none"
+            logger.notice(
+                "request refused: role",
+                metadata: [
+                    "peer.uid": "\(peer.uid)", "peer.gid": "\(peer.gid)", "request.op": "\(op)", "peer.role": "\(name)",
+                ])
+            let who = role.map(\.description) ?? "no role"
+            return Self.encode(id: id, .failure(Rejection(.forbidden, "uid \(peer.uid) (\(who)) may not use \(op)")))
+        }
+
         for (i, line) in lines.enumerated() {
             let request: ParsedRequest
             switch RequestParser.parse(line) {
             case .failure(let f):
-                out[i] = Self.encode(id: f.id, .failure(f.rejection))
+                // A peer without a role learns nothing but `forbidden`; one with a role is told
+                // what is wrong only with a request its role may make.
+                if role == nil || f.op.map({ !$0.allows(role!) }) == true {
+                    out[i] = refuse(f.id, f.op?.rawValue ?? "(unparsed)")
+                } else {
+                    out[i] = Self.encode(id: f.id, .failure(f.rejection))
+                }
                 continue
             case .success(let r):
                 request = r
@@ -74,19 +92,7 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
                 continue
             }
             guard let role, request.op.allows(role) else {
-                logger.notice(
-                    "request refused: role",
-                    metadata: [
-                        "peer.uid": "\(peer.uid)", "peer.gid": "\(peer.gid)", "request.op": "\(request.op.rawValue)",
-                        "peer.role": "\(role.map(\.description) ?? "none")",
-                    ])
-                out[i] = Self.encode(
-                    id: request.id,
-                    .failure(
-                        Rejection(
-                            .forbidden,
-                            "uid \(peer.uid) (\(role.map(\.description) ?? "no role")) may not use \(request.op.rawValue)"
-                        )))
+                out[i] = refuse(request.id, request.op.rawValue)
                 continue
             }
             switch request.body {

@@ -45,8 +45,17 @@ enum OtherUser {
 
     /// Sends each request on one connection as uid/gid 65534 and returns the answers.
     static func call(_ ledger: Ledger, _ requests: [JSON]) throws -> [JSON] {
+        try call(ledger, lines: requests.map(\.line), invalid: false)
+    }
+
+    /// Sends lines the contract rejects (recorded as invalid requests for the schema check).
+    static func callInvalid(_ ledger: Ledger, _ lines: [String]) throws -> [JSON] {
+        try call(ledger, lines: lines, invalid: true)
+    }
+
+    private static func call(_ ledger: Ledger, lines: [String], invalid: Bool) throws -> [JSON] {
         let (setpriv, python) = (setpriv!, python!)
-        let lines = requests.map(\.line)
+        let requests = lines.map { (try? JSON.parse($0)) ?? .null }
         let result = try runProcess(
             setpriv,
             ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", python, "-c", client, ledger.daemon.socketPath]
@@ -58,7 +67,9 @@ enum OtherUser {
         let answers = result.stdout.split(separator: "\n").map(String.init)
         var parsed: [JSON] = []
         for (request, answer) in zip(requests, answers) {
-            ledger.traffic.record(kind: "request", op: request["op"]?.string, line: request.line)
+            if request["op"] != nil {
+                ledger.traffic.record(kind: invalid ? "invalid_request" : "request", op: request["op"]?.string, line: request.line)
+            }
             let value = try? JSON.parse(answer)
             ledger.traffic.recordResponse(op: request["op"]?.string, line: answer, parsed: value)
             guard let value else { throw LedgerTestError("uid \(uid) got a line that is not JSON: \(answer)") }
