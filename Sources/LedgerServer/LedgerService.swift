@@ -173,6 +173,8 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
                 return .failure(Rejection(.unavailable, "rebuild failed: \(error)"))
             }
         }
+        // The read models fold the log without checking its hashes: a broken log serves no figures.
+        if let f = writer.integrityFailure { return .failure(f) }
         let head = writer.head.seq
         guard await views.waitFor(head, timeoutMs: readWaitMs) else {
             let at = views.positions.values.min() ?? 0

@@ -19,6 +19,15 @@ public final class LedgerEngine {
     public private(set) var headHash = HashChain.genesis
     /// Set when the log fails its hash check: the ledger then refuses to serve money answers.
     public private(set) var integrityFailure: Rejection?
+    /// The head the log's own record states (the same as the state's unless the log is broken).
+    private var storedHead = LogHead(seq: 0, hash: HashChain.genesis)
+
+    /// The log's head as served to `ping`, `verify`, `audit` and the read side: the state's head,
+    /// or, when the log is broken, the head its record states, so that `verify` reaches and
+    /// names the broken event instead of stopping quietly before it.
+    public var logHead: LogHead {
+        integrityFailure == nil ? LogHead(seq: state.head, hash: headHash) : storedHead
+    }
 
     private var scheduler = Scheduler()
     /// Everything due at or before this instant has been appended.
@@ -48,6 +57,7 @@ public final class LedgerEngine {
         var next: UInt64 = 1
         integrityFailure = nil
         let (headSeq, storedHeadHash) = try storage.head()
+        storedHead = LogHead(seq: headSeq, hash: storedHeadHash)
         scan: while true {
             let chunk = try storage.events(from: next, limit: 4096)
             if chunk.isEmpty { break }
@@ -104,7 +114,7 @@ public final class LedgerEngine {
     public func execute(_ batch: [ParsedRequest]) -> [EngineAnswer] {
         precondition(pending.isEmpty && batchKeys.isEmpty)
         if let f = integrityFailure {
-            return batch.map { $0.op == .ping ? .success(["seq": .int(state.head)]) : .failure(f) }
+            return batch.map { $0.op == .ping ? .success(["seq": .int(storedHead.seq)]) : .failure(f) }
         }
         var now = effectiveNow()
         var answers: [EngineAnswer] = []

@@ -54,11 +54,16 @@ public final class Writer: @unchecked Sendable {
         self.engine = engine
         self.limits = limits
         self.logger = logger
-        headBox = Mutex(LogHead(seq: engine.state.head, hash: engine.headHash))
-        heads = HeadWatch(seq: engine.state.head)
+        headBox = Mutex(engine.logHead)
+        failureBox = Mutex(engine.integrityFailure)
+        heads = HeadWatch(seq: engine.logHead.seq)
     }
 
     public var head: LogHead { headBox.withLock { $0 } }
+
+    private let failureBox: Mutex<Rejection?>
+    /// Set while the log fails its hash check: nothing computed from the log is served then.
+    public var integrityFailure: Rejection? { failureBox.withLock { $0 } }
 
     public func start() {
         let t = Thread { [self] in run() }
@@ -174,8 +179,10 @@ public final class Writer: @unchecked Sendable {
     }
 
     private func publishHead() {
-        let h = LogHead(seq: engine.state.head, hash: engine.headHash)
+        let h = engine.logHead
         headBox.withLock { $0 = h }
+        let f = engine.integrityFailure
+        failureBox.withLock { $0 = f }
         heads.publish(h.seq)
     }
 

@@ -81,6 +81,26 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
     var readWaitMs = 1000
 
     @Option(
+        name: .customLong("map-size-mib"),
+        help: ArgumentHelp(
+            "Initial LMDB map of the log in MiB (address space, not disk); it grows online when full.",
+            valueName: "n"))
+    var mapSizeMiB = 1024
+
+    @Option(
+        name: .customLong("max-map-size-mib"),
+        help: ArgumentHelp(
+            "The log's map never grows past this (MiB); beyond it writes answer unavailable.", valueName: "n"))
+    var maxMapSizeMiB = 1 << 20
+
+    @Option(
+        name: .customLong("reader-check-seconds"),
+        help: ArgumentHelp(
+            "How often stale LMDB readers left by killed processes are cleared (also done at start).",
+            valueName: "n"))
+    var readerCheckSeconds = 60
+
+    @Option(
         name: .customLong("log-level"),
         help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel = "info"
@@ -93,6 +113,11 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         guard maxLine >= 64 else { throw ValidationError("--max-line must be at least 64") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         guard readWaitMs >= 0 else { throw ValidationError("--read-wait-ms must be at least 0") }
+        guard mapSizeMiB >= 1 && mapSizeMiB <= 1 << 20 else { throw ValidationError("--map-size-mib must be 1..1048576") }
+        guard maxMapSizeMiB >= mapSizeMiB && maxMapSizeMiB <= 1 << 20 else {
+            throw ValidationError("--max-map-size-mib must be at least --map-size-mib and at most 1048576")
+        }
+        guard readerCheckSeconds >= 1 else { throw ValidationError("--reader-check-seconds must be at least 1") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level \(logLevel) is unknown")
         }
@@ -140,7 +165,8 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         let catalogSpecs = try Catalog.load(path: catalog)
 
         let lock = try DataDirectoryLock(directory: data)
-        let storage = try LMDBLogStorage(directory: data)
+        let storage = try LMDBLogStorage(
+            directory: data, mapSizeBytes: mapSizeMiB << 20, maxMapSizeBytes: maxMapSizeMiB << 20)
         let (headSeq, _) = try storage.head()
         let lastTs =
             try storage.events(from: max(headSeq, 1), limit: 1).first.flatMap { stored -> Instant? in
@@ -189,7 +215,28 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         logger.info(
             "serving", metadata: ["socket.path": "\(socket)", "clock": "\(clock.manual == nil ? "system" : "manual")"])
 
+        // Reader slots of processes killed while reading (an ops tool, a backup) would pin old
+        // pages and make the file grow: cleared at start by the environment, then periodically.
+        let readerCheck = Task.detached { [readerCheckSeconds] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(readerCheckSeconds))
+                if Task.isCancelled { break }
+                for (name, env) in [("log", storage.env), ("views", viewStore.env)] {
+                    do {
+                        let cleared = try env.readerCheck()
+                        if cleared > 0 {
+                            logger.warning("stale LMDB readers cleared", metadata: ["lmdb.env": "\(name)", "lmdb.readers": "\(cleared)"])
+                        }
+                    } catch {
+                        logger.error("LMDB reader check failed", metadata: ["lmdb.env": "\(name)", "error": "\(error)"])
+                    }
+                }
+            }
+        }
+
         let signal = await Termination.wait()
+        readerCheck.cancel()
+        await readerCheck.value
         logger.info("stopping", metadata: ["signal": "\(signal)"])
         // Requests not yet started are answered `unavailable`; the batch being committed finishes.
         writer.stop()

@@ -16,8 +16,8 @@ final class Ledger: @unchecked Sendable {
     let traffic: TrafficRecorder
     private(set) var connection: LedgerConnection
 
-    init(arguments: [String]) throws {
-        daemon = try DaemonProcess(arguments: arguments)
+    init(arguments: [String], dataDirectory: String? = nil) throws {
+        daemon = try DaemonProcess(arguments: arguments, dataDirectory: dataDirectory)
         traffic = TrafficRecorder(path: daemon.directory.path + "/traffic.ndjson")
         connection = try LedgerConnection(socketPath: daemon.socketPath, recorder: traffic)
     }
@@ -174,10 +174,10 @@ func expectError(
 /// Runs `body` against a fresh daemon; then stops it (SIGTERM must give exit 0) and checks the
 /// recorded traffic against the schemas. The daemon is killed whatever happens.
 func withLedger(
-    _ arguments: [String] = manualClock, checkSchemas: Bool = true, expectCleanExit: Bool = true,
-    sourceLocation: SourceLocation = #_sourceLocation, _ body: (Ledger) throws -> Void
+    _ arguments: [String] = manualClock, dataDirectory: String? = nil, checkSchemas: Bool = true,
+    expectCleanExit: Bool = true, sourceLocation: SourceLocation = #_sourceLocation, _ body: (Ledger) throws -> Void
 ) throws {
-    let ledger = try Ledger(arguments: arguments)
+    let ledger = try Ledger(arguments: arguments, dataDirectory: dataDirectory)
     var bodyError: (any Error)?
     do {
         try body(ledger)
