@@ -22,6 +22,8 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
     let readWaitMs: Int
     /// Set once the server exists; reports live connections for `stats`.
     public var connectionCount: @Sendable () -> Int = { 0 }
+    /// Set once the server exists; request bytes buffered across connections, for `stats`.
+    public var bufferedInputBytes: @Sendable () -> Int = { 0 }
     private let readQueue = DispatchQueue(label: "tokenledger.log-reads", attributes: .concurrent)
     /// Live `subscribe` streams, for `stats`.
     public let subscribers = SubscriberGauge()
@@ -223,6 +225,7 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
             "map_used": .int(usage.mapUsed),
             "batches": .int(writer.batchesCommitted),
             "subscribers": .int(subscribers.count),
+            "buffered_input_bytes": .int(bufferedInputBytes()),
         ]
     }
 
