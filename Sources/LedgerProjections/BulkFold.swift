@@ -1,9 +1,10 @@
+import Foundation
 import LMDB
 import LedgerCore
 import LedgerStore
 
 /// An event reduced to numbers for a bulk fold: ids are the interner's (0: absent).
-struct CompactFact {
+struct CompactFact: Sendable {
     var seq: UInt64 = 0
     var kind: FactKind = .other
     var uncountCycle = false
@@ -19,6 +20,76 @@ struct CompactFact {
     var outputTokens: Int64 = 0
     var amount: Int64 = 0
     var reversesSeq: UInt64 = 0
+}
+
+extension CompactFact {
+    /// The event's facts in ids; `generic` gets the full facts of the events `Folder` folds.
+    static func scan(
+        _ b: UnsafeBufferPointer<UInt8>, seq: UInt64, ids: inout ByteInterner, generic: inout EventFacts?
+    ) throws(FactsError) -> CompactFact {
+        switch FactScanner.scanRaw(b) {
+        case .some(.some(let r)):
+            var c = CompactFact()
+            c.seq = seq
+            c.kind = r.kind
+            c.team = id(r.team, b, &ids)
+            if r.kind.isUsage {
+                c.user = id(r.user, b, &ids)
+                c.pod = id(r.pod, b, &ids)
+                c.task = id(r.task, b, &ids)
+                c.model = id(r.model, b, &ids)
+                c.operation = id(r.operation, b, &ids)
+                c.day = id(r.day, b, &ids)
+            }
+            c.cost = r.cost
+            c.inputTokens = r.inputTokens
+            c.outputTokens = r.outputTokens
+            c.amount = r.amount
+            c.reversesSeq = r.reversesSeq
+            c.uncountCycle = r.uncountCycle
+            if BulkFold.isGeneric(r.kind) {
+                var f = r.facts(b)
+                f.seq = seq
+                generic = f
+            }
+            return c
+        case .some(.none):
+            let f = try FactScanner.slow(Array(b), seq: seq)
+            if BulkFold.isGeneric(f.kind) { generic = f }
+            return CompactFact(f, ids: &ids)
+        case .none:
+            throw FactsError(seq: seq)
+        }
+    }
+
+    @inline(__always)
+    private static func id(_ r: Range<Int>?, _ b: UnsafeBufferPointer<UInt8>, _ ids: inout ByteInterner) -> UInt32 {
+        guard let r else { return 0 }
+        return ids.intern(UnsafeBufferPointer(rebasing: b[r]))
+    }
+
+    init(_ f: EventFacts, ids: inout ByteInterner) {
+        func id(_ v: [UInt8]?) -> UInt32 { v.map { ids.intern($0) } ?? 0 }
+        var c = CompactFact()
+        c.seq = f.seq
+        c.kind = f.kind
+        c.team = id(f.team)
+        if f.kind.isUsage {
+            c.user = id(f.user)
+            c.pod = id(f.pod)
+            c.task = id(f.task)
+            c.model = id(f.model)
+            c.operation = id(f.operation)
+            c.day = id(f.day)
+        }
+        c.cost = f.cost
+        c.inputTokens = f.inputTokens
+        c.outputTokens = f.outputTokens
+        c.amount = f.amount
+        c.reversesSeq = f.reversesSeq
+        c.uncountCycle = f.uncountCycle
+        self = c
+    }
 }
 
 /// One tally of a bulk fold: the usage of one team, day, user, pod, task, model and
@@ -67,7 +138,6 @@ public struct BulkFold {
     let wantsReports: Bool
     let wantsPods: Bool
     let wantsAudit: Bool
-    var ids = ByteInterner()
     var tally: [UsageKey: Counters] = [:]
     /// Per team id: how many cycles have started (the pods epoch).
     var epochs: [UInt32] = []
@@ -92,74 +162,6 @@ public struct BulkFold {
     }
 
     var needsFlush: Bool { tally.count >= tallyMax || podsDelta.rows >= 200_000 }
-
-    // MARK: scanning
-
-    /// The event's facts in ids; `generic` gets the full facts of the events `Folder` folds.
-    mutating func compact(
-        _ b: UnsafeBufferPointer<UInt8>, seq: UInt64, generic: inout EventFacts?
-    ) throws(FactsError) -> CompactFact {
-        switch FactScanner.scanRaw(b) {
-        case .some(.some(let r)):
-            var c = CompactFact()
-            c.seq = seq
-            c.kind = r.kind
-            @inline(__always) func id(_ range: Range<Int>?) -> UInt32 {
-                guard let range else { return 0 }
-                return ids.intern(UnsafeBufferPointer(rebasing: b[range]))
-            }
-            c.team = id(r.team)
-            if r.kind.isUsage {
-                c.user = id(r.user)
-                c.pod = id(r.pod)
-                c.task = id(r.task)
-                c.model = id(r.model)
-                c.operation = id(r.operation)
-                c.day = id(r.day)
-            }
-            c.cost = r.cost
-            c.inputTokens = r.inputTokens
-            c.outputTokens = r.outputTokens
-            c.amount = r.amount
-            c.reversesSeq = r.reversesSeq
-            c.uncountCycle = r.uncountCycle
-            if BulkFold.isGeneric(r.kind) {
-                var f = r.facts(b)
-                f.seq = seq
-                generic = f
-            }
-            return c
-        case .some(.none):
-            let f = try FactScanner.slow(Array(b), seq: seq)
-            if BulkFold.isGeneric(f.kind) { generic = f }
-            return compact(f)
-        case .none:
-            throw FactsError(seq: seq)
-        }
-    }
-
-    mutating func compact(_ f: EventFacts) -> CompactFact {
-        func id(_ v: [UInt8]?) -> UInt32 { v.map { ids.intern($0) } ?? 0 }
-        var c = CompactFact()
-        c.seq = f.seq
-        c.kind = f.kind
-        c.team = id(f.team)
-        if f.kind.isUsage {
-            c.user = id(f.user)
-            c.pod = id(f.pod)
-            c.task = id(f.task)
-            c.model = id(f.model)
-            c.operation = id(f.operation)
-            c.day = id(f.day)
-        }
-        c.cost = f.cost
-        c.inputTokens = f.inputTokens
-        c.outputTokens = f.outputTokens
-        c.amount = f.amount
-        c.reversesSeq = f.reversesSeq
-        c.uncountCycle = f.uncountCycle
-        return c
-    }
 
     /// Kinds only `Folder` folds (for `pods`).
     static func isGeneric(_ k: FactKind) -> Bool {
@@ -237,7 +239,7 @@ public struct BulkFold {
     // MARK: writing out
 
     /// The rows gathered since the last call, as one delta per name (in `names` order).
-    mutating func takeDeltas() -> [RowDelta] {
+    mutating func takeDeltas(ids: borrowing ByteInterner) -> [RowDelta] {
         var daily: [CompactRow: Counters] = [:]
         var reports: [CompactRow: Counters] = [:]
         var pods: [CompactRow: Counters] = [:]
@@ -314,5 +316,114 @@ public struct BulkFold {
             out.append(d)
         }
         return out
+    }
+}
+
+/// Events of one read transaction, scanned into ids, on their way to the fold.
+struct BulkBatch: Sendable {
+    var facts: [CompactFact] = []
+    /// The full facts of the events `Folder` folds, by index in `facts`.
+    var generic: [Int: EventFacts] = [:]
+    /// The originals of reversals that are not in `facts`.
+    var originals: [UInt64: CompactFact] = [:]
+}
+
+/// The interner, shared by the scanning thread (which adds ids) and the folding one (which
+/// reads them back when it writes rows out).
+final class SharedInterner: @unchecked Sendable {
+    private let lock = NSLock()
+    private var ids = ByteInterner(capacity: 4096)
+
+    func withLock<R>(_ body: (inout ByteInterner) throws -> R) rethrows -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&ids)
+    }
+}
+
+/// A bounded queue of batches from the scanning thread to the folding one; `nil` ends it.
+final class BulkChannel: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var items: [Result<BulkBatch?, any Error>] = []
+    private var closed = false
+    private let capacity: Int
+
+    init(capacity: Int) {
+        precondition(capacity > 0)
+        self.capacity = capacity
+    }
+
+    /// Waits for room; false when the folding side has gone (the scanner should stop).
+    func put(_ item: Result<BulkBatch?, any Error>) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while items.count >= capacity && !closed { condition.wait() }
+        if closed { return false }
+        items.append(item)
+        condition.broadcast()
+        return true
+    }
+
+    /// The next batch; nil at the end; rethrows what the scanner ran into.
+    func take() throws -> BulkBatch? {
+        condition.lock()
+        defer { condition.unlock() }
+        while items.isEmpty { condition.wait() }
+        let item = items.removeFirst()
+        condition.broadcast()
+        return try item.get()
+    }
+
+    /// The folding side is done (or failed): wakes and stops the scanner.
+    func close() {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}
+
+/// The scanning half of a bulk fold: reads the log up to `head` a read transaction at a
+/// time, scans each event in place into ids, and resolves the originals of reversals.
+enum BulkScan {
+    static func run(log: any LogStorage, head: UInt64, chunk: Int, ids: SharedInterner, into channel: BulkChannel) {
+        var seq: UInt64 = 0
+        do {
+            while seq < head {
+                var batch = BulkBatch()
+                batch.facts.reserveCapacity(Int(min(UInt64(chunk), head - seq)))
+                let from = seq + 1
+                var expected = from
+                try ids.withLock { ids in
+                    try log.scanEvents(from: from, limit: Int(min(UInt64(chunk), head - seq))) { s, b in
+                        guard s == expected else { throw FactsError(seq: expected) }
+                        var g: EventFacts?
+                        batch.facts.append(try CompactFact.scan(b, seq: s, ids: &ids, generic: &g))
+                        if let g { batch.generic[batch.facts.count - 1] = g }
+                        expected += 1
+                    }
+                }
+                guard let last = batch.facts.last else { break }
+                for f in batch.facts where f.kind == .reversed && f.reversesSeq > 0 {
+                    let r = f.reversesSeq
+                    if (r >= from && r < f.seq) || batch.originals[r] != nil { continue }
+                    var found: CompactFact?
+                    try ids.withLock { ids in
+                        try log.scanEvents(from: r, limit: 1) { s, b in
+                            guard s == r else { return }
+                            var g: EventFacts?
+                            found = try CompactFact.scan(b, seq: s, ids: &ids, generic: &g)
+                        }
+                    }
+                    guard let found else { throw FactsError(seq: r) }
+                    batch.originals[r] = found
+                }
+                seq = last.seq
+                guard channel.put(.success(batch)) else { return }
+            }
+            _ = channel.put(.success(nil))
+        } catch {
+            _ = channel.put(.failure(error))
+        }
     }
 }

@@ -333,55 +333,35 @@ public final class ProjectionHub: @unchecked Sendable {
         let dbs = names.map { store.pairs[$0]![targets[$0]!] }
         try store.env.write { txn in for db in dbs { try txn.clear(db) } }
         let head = try log.head().seq
+        // One thread reads and scans the log (it interns the ids), this one folds and writes:
+        // the two halves take about the same time, and the machine has two cores.
+        let ids = SharedInterner()
+        let channel = BulkChannel(capacity: 2)
+        let scanner = Thread { BulkScan.run(log: log, head: head, chunk: chunk, ids: ids, into: channel) }
+        scanner.name = "tokenledger-rebuild-scan"
+        scanner.stackSize = 8 << 20
+        scanner.start()
+        defer { channel.close() }
         var fold = BulkFold(names: names, tallyMax: tallyMax)
         var seq: UInt64 = 0
         func flush() throws {
-            let deltas = fold.takeDeltas()
+            let deltas = ids.withLock { fold.takeDeltas(ids: $0) }
             try store.env.write { txn in
                 for k in names.indices { try deltas[k].write(into: &txn, dbs[k]) }
             }
         }
-        var facts: [CompactFact] = []
-        facts.reserveCapacity(chunk)
-        var generic: [Int: EventFacts] = [:]
-        var originals: [UInt64: CompactFact] = [:]
-        while seq < head {
-            facts.removeAll(keepingCapacity: true)
-            generic.removeAll(keepingCapacity: true)
-            originals.removeAll(keepingCapacity: true)
-            let from = seq + 1
-            var expected = from
-            // Scanned inside the read transaction, with no copy of the event; folded after it.
-            try log.scanEvents(from: from, limit: Int(min(UInt64(chunk), head - seq))) { s, b in
-                guard s == expected else { throw FactsError(seq: expected) }
-                var g: EventFacts?
-                facts.append(try fold.compact(b, seq: s, generic: &g))
-                if let g { generic[facts.count - 1] = g }
-                expected += 1
-            }
-            guard !facts.isEmpty else { break }
+        while let batch = try channel.take() {
+            let facts = batch.facts
+            let from = facts[0].seq
             for i in facts.indices {
                 let f = facts[i]
                 var original: CompactFact?
                 if f.kind == .reversed, f.reversesSeq > 0 {
                     let r = f.reversesSeq
-                    if r >= from, r < f.seq {
-                        original = facts[Int(r - from)]
-                    } else if let o = originals[r] {
-                        original = o
-                    } else {
-                        var found: CompactFact?
-                        try log.scanEvents(from: r, limit: 1) { s, b in
-                            guard s == r else { return }
-                            var g: EventFacts?
-                            found = try fold.compact(b, seq: s, generic: &g)
-                        }
-                        guard let found else { throw FactsError(seq: r) }
-                        originals[r] = found
-                        original = found
-                    }
+                    original = r >= from && r < f.seq ? facts[Int(r - from)] : batch.originals[r]
+                    assert(original?.seq == r, "the scanner resolves every original")
                 }
-                fold.fold(f, original: original, generic: BulkFold.isGeneric(f.kind) ? generic[i] : nil)
+                fold.fold(f, original: original, generic: BulkFold.isGeneric(f.kind) ? batch.generic[i] : nil)
             }
             seq = facts[facts.count - 1].seq
             if fold.needsFlush { try flush() }
