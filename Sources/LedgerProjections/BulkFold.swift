@@ -27,8 +27,9 @@ extension CompactFact {
     static func scan(
         _ b: UnsafeBufferPointer<UInt8>, seq: UInt64, ids: inout ByteInterner, generic: inout EventFacts?
     ) throws(FactsError) -> CompactFact {
-        switch FactScanner.scanRaw(b) {
-        case .some(.some(let r)):
+        var r = RawFacts()
+        switch FactScanner.scanRaw(b, into: &r) {
+        case .scanned:
             var c = CompactFact()
             c.seq = seq
             c.kind = r.kind
@@ -53,11 +54,11 @@ extension CompactFact {
                 generic = f
             }
             return c
-        case .some(.none):
+        case .needsParser:
             let f = try FactScanner.slow(Array(b), seq: seq)
             if BulkFold.isGeneric(f.kind) { generic = f }
             return CompactFact(f, ids: &ids)
-        case .none:
+        case .malformed:
             throw FactsError(seq: seq)
         }
     }

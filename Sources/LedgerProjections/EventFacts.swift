@@ -56,6 +56,13 @@ public struct EventFacts: Sendable, Equatable {
     public init() {}
 }
 
+/// How a scan went: `needsParser` when a string holds an escape (the full parser reads it).
+enum ScanOutcome {
+    case scanned
+    case needsParser
+    case malformed
+}
+
 /// `EventFacts` with its string members as byte ranges of the scanned event.
 struct RawFacts {
     var kind: FactKind = .other
@@ -127,34 +134,38 @@ public enum FactScanner {
 
     /// `nil`: malformed; `.some(nil)`: needs the full parser.
     static func scan(_ b: UnsafeBufferPointer<UInt8>) -> EventFacts?? {
-        guard let raw = scanRaw(b) else { return .none }
-        guard let r = raw else { return .some(nil) }
-        return .some(r.facts(b))
+        var r = RawFacts()
+        switch scanRaw(b, into: &r) {
+        case .scanned: return .some(r.facts(b))
+        case .needsParser: return .some(nil)
+        case .malformed: return .none
+        }
     }
 
     /// The same scan, but string members are left as ranges into `b`: a bulk fold interns
     /// them without building an array per field.
-    static func scanRaw(_ b: UnsafeBufferPointer<UInt8>) -> RawFacts?? {
-        var f = RawFacts()
+    /// Fills `f` (fresh) in place: the facts are a few hundred bytes, too many to copy out of
+    /// an optional per event.
+    static func scanRaw(_ b: UnsafeBufferPointer<UInt8>, into f: inout RawFacts) -> ScanOutcome {
         var c = ByteCursor(b)
         c.skipSpace()
-        guard c.i < c.n, b[c.i] == UInt8(ascii: "{") else { return .none }
+        guard c.i < c.n, b[c.i] == UInt8(ascii: "{") else { return .malformed }
         c.i += 1
         c.skipSpace()
-        if c.i < c.n, b[c.i] == UInt8(ascii: "}") { return .some(f) }
+        if c.i < c.n, b[c.i] == UInt8(ascii: "}") { return .scanned }
         while true {
             c.skipSpace()
-            guard let keyScan = c.string() else { return .none }
-            guard let key = keyScan else { return .some(nil) }
+            guard let keyScan = c.string() else { return .malformed }
+            guard let key = keyScan else { return .needsParser }
             c.skipSpace()
-            guard c.i < c.n, b[c.i] == UInt8(ascii: ":") else { return .none }
+            guard c.i < c.n, b[c.i] == UInt8(ascii: ":") else { return .malformed }
             c.i += 1
             c.skipSpace()
-            guard c.i < c.n else { return .none }
+            guard c.i < c.n else { return .malformed }
             let first = b[c.i]
             if first == UInt8(ascii: "\"") {
-                guard let valueScan = c.string() else { return .none }
-                guard let v = valueScan else { return .some(nil) }
+                guard let valueScan = c.string() else { return .malformed }
+                guard let v = valueScan else { return .needsParser }
                 switch key.count {
                 case 3 where c.equals(key, "day"): f.day = v
                 case 4 where c.equals(key, "team"): f.team = v
@@ -171,7 +182,7 @@ public enum FactScanner {
                 }
             } else if first == UInt8(ascii: "-") || (first >= 0x30 && first <= 0x39) {
                 let start = c.i
-                guard let v = c.integer() else { return .none }
+                guard let v = c.integer() else { return .malformed }
                 switch key.count {
                 case 4 where c.equals(key, "cost"): f.cost = v
                 case 6 where c.equals(key, "amount"): f.amount = v
@@ -183,23 +194,23 @@ public enum FactScanner {
                 }
                 if c.i < c.n, b[c.i] != UInt8(ascii: ","), b[c.i] != UInt8(ascii: "}") {
                     c.i = start
-                    guard c.skipValue() else { return .none }
+                    guard c.skipValue() else { return .malformed }
                 }
             } else if first == UInt8(ascii: "t") || first == UInt8(ascii: "f") {
                 let isTrue = first == UInt8(ascii: "t")
-                guard c.skipValue() else { return .none }
+                guard c.skipValue() else { return .malformed }
                 if c.equals(key, "uncount_cycle") { f.uncountCycle = isTrue }
             } else {
-                guard c.skipValue() else { return .none }
+                guard c.skipValue() else { return .malformed }
             }
             c.skipSpace()
-            guard c.i < c.n else { return .none }
+            guard c.i < c.n else { return .malformed }
             if b[c.i] == UInt8(ascii: ",") {
                 c.i += 1
                 continue
             }
-            guard b[c.i] == UInt8(ascii: "}") else { return .none }
-            return .some(f)
+            guard b[c.i] == UInt8(ascii: "}") else { return .malformed }
+            return .scanned
         }
     }
 
@@ -256,6 +267,23 @@ struct ByteCursor {
         guard i < n, b[i] == UInt8(ascii: "\"") else { return .none }
         let start = i + 1
         var j = start
+        // Eight bytes at a time to the first quote or backslash (ids are short, but `hash`
+        // and `ts` are not): a byte of `x` is zero where the word held the byte sought.
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let base = UnsafeRawPointer(b.baseAddress!)
+        while j + 8 <= n {
+            let w = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: j, as: UInt64.self))
+            let q = w ^ (ones &* 0x22)
+            let s = w ^ (ones &* 0x5C)
+            let found = ((q &- ones) & ~q | (s &- ones) & ~s) & highs
+            if found != 0 {
+                // The lowest flagged byte is a true match (a false flag only follows a true one).
+                j += found.trailingZeroBitCount >> 3
+                break
+            }
+            j += 8
+        }
         while j < n {
             let c = b[j]
             if c == UInt8(ascii: "\"") {

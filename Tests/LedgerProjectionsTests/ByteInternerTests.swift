@@ -48,7 +48,8 @@ struct ByteInternerTests {
             #"{"cost":7,"day":"2026-01-02","input_tokens":3,"model":"m","operation":"chat","output_tokens":4,"pod":"p","seq":9,"task":"t","team":"bench","type":"consumed","user":"u1"}"#
                 .utf8)
         let viaRanges = event.withUnsafeBufferPointer { b -> EventFacts? in
-            guard case .some(.some(let r)) = FactScanner.scanRaw(b) else { return nil }
+            var r = RawFacts()
+            guard FactScanner.scanRaw(b, into: &r) == .scanned else { return nil }
             var f = r.facts(b)
             f.seq = 9
             return f
