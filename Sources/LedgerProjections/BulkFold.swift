@@ -177,8 +177,9 @@ public struct BulkFold {
     /// Folds one event; `original` is the event a `reversed` one reverses (nil when none).
     mutating func fold(_ f: CompactFact, original: CompactFact?, generic: EventFacts?) {
         if wantsAudit, f.team != 0 {
-            let block = CompactRow(a: f.team, b: UInt32(truncatingIfNeeded: f.seq >> Rows.blockShift),
-                                   c: UInt32(truncatingIfNeeded: f.seq >> (Rows.blockShift + 32)), d: 0)
+            let block = CompactRow(
+                a: f.team, b: UInt32(truncatingIfNeeded: f.seq >> Rows.blockShift),
+                c: UInt32(truncatingIfNeeded: f.seq >> (Rows.blockShift + 32)), d: 0)
             if block != lastBlock {
                 blocks.insert(block)
                 lastBlock = block
@@ -186,8 +187,9 @@ public struct BulkFold {
         }
         switch f.kind {
         case .consumed, .holdCommitted:
-            count(f, Counters(tokens: f.cost, input: f.inputTokens, output: f.outputTokens, events: 1),
-                  team: f.team, podsTeam: f.team)
+            count(
+                f, Counters(tokens: f.cost, input: f.inputTokens, output: f.outputTokens, events: 1),
+                team: f.team, podsTeam: f.team)
         case .reversed:
             guard let o = original, o.kind.isUsage else { return }
             let c =
@@ -208,7 +210,9 @@ public struct BulkFold {
     }
 
     private mutating func growEpochs(_ team: UInt32) {
-        if epochs.count <= Int(team) { epochs.append(contentsOf: repeatElement(0, count: Int(team) + 1 - epochs.count)) }
+        if epochs.count <= Int(team) {
+            epochs.append(contentsOf: repeatElement(0, count: Int(team) + 1 - epochs.count))
+        }
     }
 
     private func epoch(_ team: UInt32) -> UInt32 { Int(team) < epochs.count ? epochs[Int(team)] : 0 }
@@ -261,7 +265,8 @@ public struct BulkFold {
                             case .task: k.task
                             case .operation: k.operation
                             }
-                        reports[CompactRow(a: k.team, b: UInt32(dim.rawValue), c: k.day, d: key), default: Counters()] += c
+                        reports[
+                            CompactRow(a: k.team, b: UInt32(dim.rawValue), c: k.day, d: key), default: Counters()] += c
                     }
                 }
             }
@@ -269,10 +274,15 @@ public struct BulkFold {
             if k.podsEpoch != 0, k.podsEpoch == epoch(k.team) &+ 1 {
                 for pod in k.pod == 0 ? [UInt32(0)] : [0, k.pod] {
                     pods[CompactRow(a: k.team, b: UInt32(UInt8(ascii: "u")), c: pod, d: 0), default: Counters()] += c
-                    pods[CompactRow(a: k.team, b: UInt32(UInt8(ascii: "m")), c: pod, d: k.model), default: Counters()] += c
-                    pods[CompactRow(a: k.team, b: UInt32(UInt8(ascii: "d")), c: pod, d: k.day), default: Counters()] += c
+                    pods[
+                        CompactRow(a: k.team, b: UInt32(UInt8(ascii: "m")), c: pod, d: k.model), default: Counters()] +=
+                        c
+                    pods[CompactRow(a: k.team, b: UInt32(UInt8(ascii: "d")), c: pod, d: k.day), default: Counters()] +=
+                        c
                     if pod != 0, ids.length(pod) > 0, k.task != 0 {
-                        pods[CompactRow(a: k.team, b: UInt32(UInt8(ascii: "t")), c: pod, d: k.task), default: Counters()] += c
+                        pods[
+                            CompactRow(a: k.team, b: UInt32(UInt8(ascii: "t")), c: pod, d: k.task), default: Counters()] +=
+                            c
                     }
                 }
             }

@@ -8,7 +8,8 @@ import Testing
 @Suite struct FactScannerTests {
     static func event(team: String, user: String) -> [UInt8] {
         Array(
-            (#"{"cost":3,"day":"2026-01-02","hash":"00ff","model":"m","seq":5,"team":"# + team + #","type":"consumed","user":"#
+            (#"{"cost":3,"day":"2026-01-02","hash":"00ff","model":"m","seq":5,"team":"# + team
+                + #","type":"consumed","user":"#
                 + user + "}").utf8)
     }
 

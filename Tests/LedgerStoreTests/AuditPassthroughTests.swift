@@ -57,6 +57,7 @@ import Testing
         let line = EventsPage(events: [], nextAfterSeq: nil).line(id: nil)
         #expect(String(decoding: line, as: UTF8.self) == #"{"events":[],"next_after_seq":null,"ok":true}"#)
         let more = EventsPage(events: [Array("{}".utf8), Array(#"{"b":2}"#.utf8)], nextAfterSeq: 7).line(id: .int(3))
-        #expect(String(decoding: more, as: UTF8.self) == #"{"events":[{},{"b":2}],"id":3,"next_after_seq":7,"ok":true}"#)
+        #expect(
+            String(decoding: more, as: UTF8.self) == #"{"events":[{},{"b":2}],"id":3,"next_after_seq":7,"ok":true}"#)
     }
 }

@@ -73,7 +73,8 @@ import Testing
             let a = try rows(live, name)
             let b = try rows(rebuilt, name)
             let c = try rows(small, name)
-            #expect(a == c, "seed \(seed): \(name) rows differ after a rebuild in chunks of \(chunk), \(tallyMax) tallies")
+            #expect(
+                a == c, "seed \(seed): \(name) rows differ after a rebuild in chunks of \(chunk), \(tallyMax) tallies")
             #expect(try live.position(name).checkpoint == head, "seed \(seed): \(name) live checkpoint")
             #expect(try rebuilt.position(name).checkpoint == head, "seed \(seed): \(name) rebuilt checkpoint")
             #expect(a.count == b.count, "seed \(seed): \(name) has \(a.count) rows live, \(b.count) rebuilt")
