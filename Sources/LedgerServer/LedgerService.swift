@@ -130,7 +130,7 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
                 do {
                     switch body {
                     case .query(.audit(let q)):
-                        c.resume(returning: .success(.fields(try reader.audit(q, head: head.seq))))
+                        c.resume(returning: .success(.events(try reader.auditPage(q, head: head.seq))))
                     case .query(.verify(let from, let to)):
                         c.resume(returning: .success(.fields(try reader.verify(fromSeq: from, toSeq: to, head: head))))
                     case .query(.stats):
@@ -235,7 +235,7 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
         var o = JSONObject()
         if let id { o["id"] = id }
         switch answer {
-        case .success(.consume), .success(.check):
+        case .success(.consume), .success(.check), .success(.events):
             preconditionFailure("written as a line above")
         case .success(.fields(let fields)):
             o["ok"] = .bool(true)
