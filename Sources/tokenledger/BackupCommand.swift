@@ -46,11 +46,12 @@ struct Backup: LedgerCommand {
         return fields
     }
 
-    /// The daemon refuses relative paths (its working directory is not ours): resolve here.
+    /// The daemon refuses relative paths (its working directory is not ours) and `.`/`..`
+    /// parts: resolve them here.
     static func absolute(_ path: String) -> String {
-        if path.hasPrefix("/") { return path }
-        let base = FileManager.default.currentDirectoryPath
-        return URL(fileURLWithPath: base, isDirectory: true).appendingPathComponent(path).standardized.path
+        let base = URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
+        let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : base.appendingPathComponent(path)
+        return url.standardized.path
     }
 
     func run() throws {
