@@ -244,7 +244,8 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         let reader = LogReader(storage: storage) { team, from in teamIndex.teamSeq(team: team, from: from) }
         let service = LedgerService(
             writer: writer, reader: reader, roles: roles, manualClock: clock.manual != nil,
-            views: views, readWaitMs: readWaitMs, logger: logger)
+            views: views, readWaitMs: readWaitMs, backup: LogBackup(storage: storage, dataDirectory: data),
+            logger: logger)
         let server = UnixSocketServer(
             config: ServerConfig(
                 socketPath: socket, socketGroup: socketGroup, maxLineBytes: maxLine, maxConnections: maxConnections,
