@@ -101,6 +101,39 @@ struct StorageFaultTests {
         }
     }
 
+    @Test(.enabled(if: findExecutable("mdb_dump") != nil, "needs mdb_dump (lmdb-utils)"))
+    func aReaderKilledWhileReading_isClearedByThePeriodicCheck() throws {
+        try withLedger(manualClock + ["--reader-check-seconds", "1"]) { ledger in
+            try ledger.makeTeam("t", plan: "enterprise", users: ["u"])
+            let requests = (0..<2000).map { i in
+                JSON.request(
+                    "consume", ["team": "t", "user": "u", "model": "m", "cost": 1, "key": .string("r-\(i)")])
+            }
+            _ = try ledger.connection.pipeline(requests)
+            // mdb_dump writes the log into a pipe nobody reads: it blocks inside its read
+            // transaction, and is killed there, leaving its reader slot behind.
+            let dump = Process()
+            dump.executableURL = URL(fileURLWithPath: findExecutable("mdb_dump")!)
+            dump.arguments = ["-a", ledger.daemon.dataDirectory]
+            let pipe = Pipe()
+            dump.standardOutput = pipe
+            try dump.run()
+            Thread.sleep(forTimeInterval: 0.5)
+            #expect(dump.isRunning, "mdb_dump should be blocked on the full pipe")
+            kill(dump.processIdentifier, SIGKILL)
+            dump.waitUntilExit()
+            var cleared = false
+            for _ in 0..<100 where !cleared {
+                Thread.sleep(forTimeInterval: 0.1)
+                cleared = ledger.daemon.daemonStderr.contains("stale LMDB readers cleared")
+            }
+            #expect(cleared, "the daemon's periodic check clears the dead reader's slot")
+            #expect(ledger.daemon.daemonStderr.contains("lmdb.readers=1"))
+            #expect(try ledger.consume(team: "t", cost: 1)["ok"]?.bool == true)
+            _ = pipe
+        }
+    }
+
     /// A size-limited tmpfs for the data directory (needs root and mount).
     static let canMount: Bool = {
         guard getuid() == 0, let mount = findExecutable("mount"), findExecutable("umount") != nil else { return false }
