@@ -11,8 +11,10 @@ The attacker is this same script re-executed under `taskset -c 1`; the gateway r
 
 Attacks (--attack NAME, repeatable; default: all of them, after `none`):
   none          no attack: the noise floor of the p99 ratio on this machine
-  long-line     a 1 GiB line without a newline, over and over: each must get `line_too_long` and be
-                closed once --max-line + 1 bytes are buffered
+  long-line     a 1 GiB line without a newline, on a new connection --line-rate times a second: each
+                must get `line_too_long` and be closed once --max-line + 1 bytes are buffered
+  long-line-flood
+                the same, each next line as soon as the last one is closed (about 1,000 a second)
   connections   10,000 connections opened at once and held (over --max-connections each must get one
                 `unavailable` line and be closed)
   connection-flood
@@ -25,8 +27,9 @@ Attacks (--attack NAME, repeatable; default: all of them, after `none`):
   pipeline      one client pipelines 1,000,000 consumes and never reads an answer: the daemon must
                 bound what it holds for it and stop reading from it
 
-Bars (exit 3 with --check when one is missed): gateway p99 during <= 2 x p99 before, daemon VmRSS and
-RssAnon growth <= 64 MiB, the daemon alive, every gateway answer ok, and each attack's own expectation
+Bars (exit 3 with --check when one is missed): gateway p99 during <= 2 x p99 before, daemon RssAnon
+growth <= 64 MiB (VmRSS is shown too, but it also counts the pages of the log that LMDB maps, which
+grow with every event the gateway appends), the daemon alive, every gateway answer ok, and each attack's own expectation
 (for example every long line answered `line_too_long`).
 """
 
@@ -48,7 +51,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 MIB = 1024 * 1024
-ATTACKS = ["none", "long-line", "connections", "connection-flood", "slowloris", "subscriber", "pipeline"]
+ATTACKS = ["none", "long-line", "long-line-flood", "connections", "connection-flood", "slowloris", "subscriber", "pipeline"]
 CLOCK = "manual=2026-01-01T00:00:00.000Z"
 
 
@@ -318,15 +321,20 @@ def attack_none(args):
     return {}
 
 
-def attack_long_line(args):
-    """Send a 1 GiB line on one connection after another for the window; each must be answered
-    `line_too_long` and closed. Reports what the client got written before the close (that includes the
-    kernel's socket buffers, so it is an upper bound on what the daemon buffered)."""
+def attack_long_line(args, flood=False):
+    """Send a 1 GiB line on one connection after another for the window, --line-rate a second (with
+    `flood`, as fast as they are closed); each must be answered `line_too_long` and closed. Reports what
+    the client got written before the close (that includes the kernel's socket buffers, so it is an
+    upper bound on what the daemon buffered)."""
     chunk = b"x" * MIB
     total = args.line_bytes
     deadline = time.monotonic() + args.seconds
     tries, written_list, answers, stuck, close_s = 0, [], {}, 0, []
+    next_t = time.monotonic()
     while time.monotonic() < deadline:
+        if not flood:
+            time.sleep(max(0.0, next_t - time.monotonic()))
+            next_t += 1.0 / args.line_rate
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.connect(args.socket)
         s.settimeout(10)
@@ -588,6 +596,7 @@ def attack_pipeline(args):
 
 ATTACKERS = {"none": attack_none, "long-line": attack_long_line, "connections": attack_connections,
              "connection-flood": lambda args: attack_connections(args, reconnect=True),
+             "long-line-flood": lambda args: attack_long_line(args, flood=True),
              "slowloris": attack_slowloris, "subscriber": attack_subscriber, "pipeline": attack_pipeline}
 
 
@@ -656,7 +665,8 @@ def run_attack(name, args, known_flags):
     me = os.path.abspath(__file__)
     cmd = [sys.executable, me, "--attacker", name, "--socket", d.socket, "--seconds", str(args.seconds),
            "--conns", str(args.conns), "--idlers", str(args.idlers), "--subscribers", str(args.subscribers),
-           "--requests", str(args.requests), "--line-bytes", str(args.line_bytes)]
+           "--requests", str(args.requests), "--line-bytes", str(args.line_bytes),
+           "--line-rate", str(args.line_rate)]
     if shutil.which("taskset"):
         cmd = ["taskset", "-c", args.attacker_cpu] + cmd
     attacker = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -750,11 +760,9 @@ def judge(row, args):
         failed.append(f"{row['during']['unanswered']} gateway requests unanswered")
     if row["p99_ratio"] is None or row["p99_ratio"] > args.max_p99_ratio:
         failed.append(f"p99 ratio {row['p99_ratio']} > {args.max_p99_ratio}")
-    if row["rss_growth_mib"] > args.max_rss_growth_mib:
-        failed.append(f"VmRSS growth {row['rss_growth_mib']} MiB > {args.max_rss_growth_mib}")
     if row["rss_anon_growth_mib"] > args.max_rss_growth_mib:
         failed.append(f"RssAnon growth {row['rss_anon_growth_mib']} MiB > {args.max_rss_growth_mib}")
-    if name == "long-line" and "lines" in a:
+    if name in ("long-line", "long-line-flood") and "lines" in a:
         other = {k: v for k, v in a["answers"].items() if k != "line_too_long"}
         notes.append(f"{a['lines']} lines, each closed after the client wrote "
                      f"{a['written_min'] / 1024:.0f}–{a['written_max'] / 1024:.0f} KiB "
@@ -798,6 +806,7 @@ def judge(row, args):
                      f"answers unread")
         if a["closed_by_daemon"]:
             notes.append(f"closed by daemon ({a['closed_by_daemon']})")
+    notes.append(f"log grew {row['map_used_growth_mib']['during']} MiB (map_used; in VmRSS as file pages)")
     notes.append(f"daemon CPU {row['daemon_cpu_pct']['before']}% → {row['daemon_cpu_pct']['during']}%")
     return notes, failed
 
@@ -860,9 +869,11 @@ def main():
     p.add_argument("--subscribers", type=int, default=1, help="subscriber: unread subscribers (1)")
     p.add_argument("--requests", type=int, default=1_000_000, help="pipeline: requests to pipeline (1000000)")
     p.add_argument("--line-bytes", type=int, default=1 << 30, help="long-line: bytes per line (1 GiB)")
+    p.add_argument("--line-rate", type=float, default=10, help="long-line: lines (connections) a second (10)")
     p.add_argument("--attacker-cpu", default="1", help="taskset CPU list for the attacker (1)")
     p.add_argument("--max-p99-ratio", type=float, default=2.0, help="bar: p99 during / before (2.0)")
-    p.add_argument("--max-rss-growth-mib", type=float, default=64, help="bar: VmRSS and RssAnon growth (64)")
+    p.add_argument("--max-rss-growth-mib", type=float, default=64,
+                   help="bar: RssAnon growth (64); VmRSS also counts the log's mapped pages, so it is shown only")
     p.add_argument("--sample-interval", type=float, default=0.25, help="seconds between /proc samples (0.25)")
     p.add_argument("--no-fds", dest="fds", action="store_false", help="do not count the daemon's open fds")
     p.add_argument("--tmp", default=os.environ.get("TMPDIR", "/tmp"), help="where data directories go")
