@@ -546,52 +546,63 @@ def attack_subscriber(args):
 
 
 def attack_pipeline(args):
-    """One connection pipelines --requests consumes (team `atk`) as fast as the socket takes them and
-    never reads. Reports what got written and when writing stopped making progress."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(args.socket)
-    s.setblocking(False)
+    """--pipeliners connections (1) each pipeline --requests consumes (team `atk`) as fast as the socket
+    takes them and never read. Reports what got written and when writing stopped making progress."""
+    import select
+    limit = raise_nofile(args.pipeliners + 256)
+    conns = []
+    for j in range(min(args.pipeliners, limit - 64)):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(args.socket)
+        s.setblocking(False)
+        conns.append({"sock": s, "j": j, "buf": bytearray(), "i": 0, "closed": None})
     deadline = time.monotonic() + args.seconds
     t0 = time.monotonic()
     written = 0
     lines_done = 0
-    buf = bytearray()
-    i = 0
     last_progress = t0
-    closed = None
+    closed = {}
     while time.monotonic() < deadline:
-        while len(buf) < 262144 and i < args.requests:
-            buf += b'{"op":"consume","team":"atk","user":"u1","model":"m","cost":1,"key":"p%d"}\n' % i
-            i += 1
-        if not buf:
-            time.sleep(0.05)
-            continue
+        progress = False
+        for c in conns:
+            if c["closed"]:
+                continue
+            while len(c["buf"]) < 65536 and c["i"] < args.requests:
+                c["buf"] += b'{"op":"consume","team":"atk","user":"u1","model":"m","cost":1,"key":"p%d-%d"}\n' % (
+                    c["j"], c["i"])
+                c["i"] += 1
+            if not c["buf"]:
+                continue
+            try:
+                k = c["sock"].send(c["buf"])
+            except BlockingIOError:
+                continue
+            except (BrokenPipeError, ConnectionResetError) as e:
+                c["closed"] = type(e).__name__
+                closed[c["closed"]] = closed.get(c["closed"], 0) + 1
+                continue
+            lines_done += c["buf"][:k].count(b"\n")
+            del c["buf"][:k]
+            written += k
+            progress = True
+        if progress:
+            last_progress = time.monotonic()
+        else:
+            select.select([], [c["sock"] for c in conns if not c["closed"]][:500], [], 0.1)
+    unread = 0
+    for c in conns:
         try:
-            k = s.send(buf)
-        except BlockingIOError:
-            _, w, _ = __import__("select").select([], [s], [], 0.1)
-            continue
-        except (BrokenPipeError, ConnectionResetError) as e:
-            closed = type(e).__name__
-            break
-        lines_done += buf[:k].count(b"\n")
-        del buf[:k]
-        written += k
-        last_progress = time.monotonic()
-    s_unread = 0
-    s.setblocking(False)
-    try:
-        while True:
-            d = s.recv(1 << 20)
-            if not d:
-                break
-            s_unread += len(d)
-    except (BlockingIOError, ConnectionResetError):
-        pass
-    s.close()
-    return {"requests_written": lines_done, "bytes_written": written,
+            while True:
+                d = c["sock"].recv(1 << 20)
+                if not d:
+                    break
+                unread += len(d)
+        except (BlockingIOError, ConnectionResetError):
+            pass
+        c["sock"].close()
+    return {"pipeliners": len(conns), "requests_written": lines_done, "bytes_written": written,
             "writes_stalled_after_s": round(last_progress - t0, 2),
-            "answer_bytes_waiting_unread": s_unread, "closed_by_daemon": closed}
+            "answer_bytes_waiting_unread": unread, "closed_by_daemon": closed}
 
 
 ATTACKERS = {"none": attack_none, "long-line": attack_long_line, "connections": attack_connections,
@@ -666,7 +677,7 @@ def run_attack(name, args, known_flags):
     cmd = [sys.executable, me, "--attacker", name, "--socket", d.socket, "--seconds", str(args.seconds),
            "--conns", str(args.conns), "--idlers", str(args.idlers), "--subscribers", str(args.subscribers),
            "--requests", str(args.requests), "--line-bytes", str(args.line_bytes),
-           "--line-rate", str(args.line_rate)]
+           "--line-rate", str(args.line_rate), "--pipeliners", str(args.pipeliners)]
     if shutil.which("taskset"):
         cmd = ["taskset", "-c", args.attacker_cpu] + cmd
     attacker = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -800,7 +811,8 @@ def judge(row, args):
         if b and du and du > 2 * b + 64:
             failed.append(f"map_used per event grew from {b} to {du} B: a pinned read transaction?")
     if name == "pipeline" and "requests_written" in a:
-        notes.append(f"client wrote {a['requests_written']} requests ({a['bytes_written'] / MIB:.1f} MiB), "
+        notes.append(f"{a['pipeliners']} client(s) wrote {a['requests_written']} requests "
+                     f"({a['bytes_written'] / MIB:.1f} MiB), "
                      f"then writes stalled after {a['writes_stalled_after_s']} s; daemon committed "
                      f"{row['atk_consumed']} of them; {a['answer_bytes_waiting_unread'] / 1024:.0f} KiB of "
                      f"answers unread")
@@ -867,7 +879,9 @@ def main():
                    help="connections for `connections` (10000) and clients for `slowloris` (1000)")
     p.add_argument("--idlers", type=int, default=20, help="slowloris: how many of the clients send one ping then idle (20)")
     p.add_argument("--subscribers", type=int, default=1, help="subscriber: unread subscribers (1)")
-    p.add_argument("--requests", type=int, default=1_000_000, help="pipeline: requests to pipeline (1000000)")
+    p.add_argument("--requests", type=int, default=1_000_000,
+                   help="pipeline: requests each client pipelines (1000000)")
+    p.add_argument("--pipeliners", type=int, default=1, help="pipeline: clients that pipeline and never read (1)")
     p.add_argument("--line-bytes", type=int, default=1 << 30, help="long-line: bytes per line (1 GiB)")
     p.add_argument("--line-rate", type=float, default=10, help="long-line: lines (connections) a second (10)")
     p.add_argument("--attacker-cpu", default="1", help="taskset CPU list for the attacker (1)")
