@@ -56,6 +56,60 @@ public struct EventFacts: Sendable, Equatable {
     public init() {}
 }
 
+/// How a scan went: `needsParser` when a string holds an escape (the full parser reads it).
+enum ScanOutcome {
+    case scanned
+    case needsParser
+    case malformed
+}
+
+/// `EventFacts` with its string members as byte ranges of the scanned event.
+struct RawFacts {
+    var kind: FactKind = .other
+    var team: Range<Int>?
+    var user: Range<Int>?
+    var pod: Range<Int>?
+    var task: Range<Int>?
+    var model: Range<Int>?
+    var operation: Range<Int>?
+    var day: Range<Int>?
+    var inputTokens: Int64 = 0
+    var outputTokens: Int64 = 0
+    var cost: Int64 = 0
+    var amount: Int64 = 0
+    var reversesSeq: UInt64 = 0
+    var uncountCycle = false
+    var budget: Int64 = -1
+    var budgetAction: Range<Int>?
+    var timezone: Range<Int>?
+    var cycleStart: Range<Int>?
+
+    /// Copies the ranges out of `b`, the bytes they were scanned from.
+    func facts(_ b: UnsafeBufferPointer<UInt8>) -> EventFacts {
+        func bytes(_ r: Range<Int>?) -> [UInt8]? { r.map { Array(b[$0]) } }
+        var f = EventFacts()
+        f.kind = kind
+        f.team = bytes(team)
+        f.user = bytes(user)
+        f.pod = bytes(pod)
+        f.task = bytes(task)
+        f.model = bytes(model)
+        f.operation = bytes(operation)
+        f.day = bytes(day)
+        f.inputTokens = inputTokens
+        f.outputTokens = outputTokens
+        f.cost = cost
+        f.amount = amount
+        f.reversesSeq = reversesSeq
+        f.uncountCycle = uncountCycle
+        f.budget = budget
+        f.budgetAction = bytes(budgetAction)
+        f.timezone = bytes(timezone)
+        f.cycleStart = bytes(cycleStart)
+        return f
+    }
+}
+
 public struct FactsError: Error, Sendable, CustomStringConvertible {
     public var seq: UInt64
     public var description: String { "event \(seq) is unreadable" }
@@ -80,162 +134,83 @@ public enum FactScanner {
 
     /// `nil`: malformed; `.some(nil)`: needs the full parser.
     static func scan(_ b: UnsafeBufferPointer<UInt8>) -> EventFacts?? {
-        var f = EventFacts()
-        var i = 0
-        let n = b.count
-        @inline(__always) func skipSpace() {
-            while i < n, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 }
+        var r = RawFacts()
+        switch scanRaw(b, into: &r) {
+        case .scanned: return .some(r.facts(b))
+        case .needsParser: return .some(nil)
+        case .malformed: return .none
         }
-        /// Scans a string at `i` (the opening quote); returns its content range, or nil on an escape.
-        func string() -> Range<Int>?? {
-            guard i < n, b[i] == UInt8(ascii: "\"") else { return .none }
-            let start = i + 1
-            var j = start
-            while j < n {
-                let c = b[j]
-                if c == UInt8(ascii: "\"") {
-                    i = j + 1
-                    return .some(start..<j)
-                }
-                if c == UInt8(ascii: "\\") { return .some(nil) }
-                j += 1
-            }
-            return .none
-        }
-        func integer() -> Int64? {
-            var neg = false
-            if i < n, b[i] == UInt8(ascii: "-") {
-                neg = true
-                i += 1
-            }
-            var v: Int64 = 0
-            var digits = 0
-            while i < n, b[i] >= 0x30, b[i] <= 0x39 {
-                let (m, o1) = v.multipliedReportingOverflow(by: 10)
-                let (a, o2) = m.addingReportingOverflow(Int64(b[i] - 0x30))
-                if o1 || o2 { return nil }
-                v = a
-                digits += 1
-                i += 1
-            }
-            guard digits > 0 else { return nil }
-            // A fraction or exponent is not an event integer: let the caller skip the rest.
-            return neg ? -v : v
-        }
-        /// Skips any value; false when malformed.
-        func skipValue() -> Bool {
-            guard i < n else { return false }
-            switch b[i] {
-            case UInt8(ascii: "\""):
-                // Strings may hold escapes here: skip them properly.
-                i += 1
-                while i < n {
-                    if b[i] == UInt8(ascii: "\\") {
-                        i += 2
-                        continue
-                    }
-                    if b[i] == UInt8(ascii: "\"") {
-                        i += 1
-                        return true
-                    }
-                    i += 1
-                }
-                return false
-            case UInt8(ascii: "{"), UInt8(ascii: "["):
-                var depth = 0
-                while i < n {
-                    let c = b[i]
-                    if c == UInt8(ascii: "\"") {
-                        if !skipValue() { return false }
-                        continue
-                    }
-                    if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") { depth += 1 }
-                    if c == UInt8(ascii: "}") || c == UInt8(ascii: "]") {
-                        depth -= 1
-                        if depth == 0 {
-                            i += 1
-                            return true
-                        }
-                    }
-                    i += 1
-                }
-                return false
-            default:
-                while i < n, b[i] != UInt8(ascii: ","), b[i] != UInt8(ascii: "}") { i += 1 }
-                return true
-            }
-        }
-        func bytes(_ r: Range<Int>) -> [UInt8] { Array(b[r]) }
-        func equals(_ r: Range<Int>, _ s: StaticString) -> Bool {
-            guard r.count == s.utf8CodeUnitCount else { return false }
-            let p = s.utf8Start
-            for k in 0..<r.count where b[r.lowerBound + k] != p[k] { return false }
-            return true
-        }
+    }
 
-        skipSpace()
-        guard i < n, b[i] == UInt8(ascii: "{") else { return .none }
-        i += 1
-        skipSpace()
-        if i < n, b[i] == UInt8(ascii: "}") { return .some(f) }
+    /// The same scan, but string members are left as ranges into `b`: a bulk fold interns
+    /// them without building an array per field.
+    /// Fills `f` (fresh) in place: the facts are a few hundred bytes, too many to copy out of
+    /// an optional per event.
+    static func scanRaw(_ b: UnsafeBufferPointer<UInt8>, into f: inout RawFacts) -> ScanOutcome {
+        var c = ByteCursor(b)
+        c.skipSpace()
+        guard c.i < c.n, b[c.i] == UInt8(ascii: "{") else { return .malformed }
+        c.i += 1
+        c.skipSpace()
+        if c.i < c.n, b[c.i] == UInt8(ascii: "}") { return .scanned }
         while true {
-            skipSpace()
-            guard let keyScan = string() else { return .none }
-            guard let key = keyScan else { return .some(nil) }
-            skipSpace()
-            guard i < n, b[i] == UInt8(ascii: ":") else { return .none }
-            i += 1
-            skipSpace()
-            guard i < n else { return .none }
-            let c = b[i]
-            if c == UInt8(ascii: "\"") {
-                guard let valueScan = string() else { return .none }
-                guard let v = valueScan else { return .some(nil) }
+            c.skipSpace()
+            guard let keyScan = c.string() else { return .malformed }
+            guard let key = keyScan else { return .needsParser }
+            c.skipSpace()
+            guard c.i < c.n, b[c.i] == UInt8(ascii: ":") else { return .malformed }
+            c.i += 1
+            c.skipSpace()
+            guard c.i < c.n else { return .malformed }
+            let first = b[c.i]
+            if first == UInt8(ascii: "\"") {
+                guard let valueScan = c.string() else { return .malformed }
+                guard let v = valueScan else { return .needsParser }
                 switch key.count {
-                case 3 where equals(key, "day"): f.day = bytes(v)
-                case 4 where equals(key, "team"): f.team = bytes(v)
-                case 4 where equals(key, "user"): f.user = bytes(v)
-                case 4 where equals(key, "type"): f.kind = FactKind(type: UnsafeBufferPointer(rebasing: b[v]))
-                case 3 where equals(key, "pod"): f.pod = bytes(v)
-                case 4 where equals(key, "task"): f.task = bytes(v)
-                case 5 where equals(key, "model"): f.model = bytes(v)
-                case 9 where equals(key, "operation"): f.operation = bytes(v)
-                case 8 where equals(key, "timezone"): f.timezone = bytes(v)
-                case 11 where equals(key, "cycle_start"): f.cycleStart = bytes(v)
-                case 13 where equals(key, "budget_action"): f.budgetAction = bytes(v)
+                case 3 where c.equals(key, "day"): f.day = v
+                case 4 where c.equals(key, "team"): f.team = v
+                case 4 where c.equals(key, "user"): f.user = v
+                case 4 where c.equals(key, "type"): f.kind = FactKind(type: UnsafeBufferPointer(rebasing: b[v]))
+                case 3 where c.equals(key, "pod"): f.pod = v
+                case 4 where c.equals(key, "task"): f.task = v
+                case 5 where c.equals(key, "model"): f.model = v
+                case 9 where c.equals(key, "operation"): f.operation = v
+                case 8 where c.equals(key, "timezone"): f.timezone = v
+                case 11 where c.equals(key, "cycle_start"): f.cycleStart = v
+                case 13 where c.equals(key, "budget_action"): f.budgetAction = v
                 default: break
                 }
-            } else if c == UInt8(ascii: "-") || (c >= 0x30 && c <= 0x39) {
-                let start = i
-                guard let v = integer() else { return .none }
+            } else if first == UInt8(ascii: "-") || (first >= 0x30 && first <= 0x39) {
+                let start = c.i
+                guard let v = c.integer() else { return .malformed }
                 switch key.count {
-                case 4 where equals(key, "cost"): f.cost = v
-                case 6 where equals(key, "amount"): f.amount = v
-                case 6 where equals(key, "budget"): f.budget = v
-                case 12 where equals(key, "input_tokens"): f.inputTokens = v
-                case 13 where equals(key, "output_tokens"): f.outputTokens = v
-                case 12 where equals(key, "reverses_seq"): f.reversesSeq = UInt64(max(0, v))
+                case 4 where c.equals(key, "cost"): f.cost = v
+                case 6 where c.equals(key, "amount"): f.amount = v
+                case 6 where c.equals(key, "budget"): f.budget = v
+                case 12 where c.equals(key, "input_tokens"): f.inputTokens = v
+                case 13 where c.equals(key, "output_tokens"): f.outputTokens = v
+                case 12 where c.equals(key, "reverses_seq"): f.reversesSeq = UInt64(max(0, v))
                 default: break
                 }
-                if i < n, b[i] != UInt8(ascii: ","), b[i] != UInt8(ascii: "}") {
-                    i = start
-                    guard skipValue() else { return .none }
+                if c.i < c.n, b[c.i] != UInt8(ascii: ","), b[c.i] != UInt8(ascii: "}") {
+                    c.i = start
+                    guard c.skipValue() else { return .malformed }
                 }
-            } else if c == UInt8(ascii: "t") || c == UInt8(ascii: "f") {
-                let isTrue = c == UInt8(ascii: "t")
-                guard skipValue() else { return .none }
-                if equals(key, "uncount_cycle") { f.uncountCycle = isTrue }
+            } else if first == UInt8(ascii: "t") || first == UInt8(ascii: "f") {
+                let isTrue = first == UInt8(ascii: "t")
+                guard c.skipValue() else { return .malformed }
+                if c.equals(key, "uncount_cycle") { f.uncountCycle = isTrue }
             } else {
-                guard skipValue() else { return .none }
+                guard c.skipValue() else { return .malformed }
             }
-            skipSpace()
-            guard i < n else { return .none }
-            if b[i] == UInt8(ascii: ",") {
-                i += 1
+            c.skipSpace()
+            guard c.i < c.n else { return .malformed }
+            if b[c.i] == UInt8(ascii: ",") {
+                c.i += 1
                 continue
             }
-            guard b[i] == UInt8(ascii: "}") else { return .none }
-            return .some(f)
+            guard b[c.i] == UInt8(ascii: "}") else { return .malformed }
+            return .scanned
         }
     }
 
@@ -267,5 +242,129 @@ public enum FactScanner {
         f.reversesSeq = UInt64(max(0, int("reverses_seq") ?? 0))
         f.uncountCycle = o["uncount_cycle"]?.boolValue ?? false
         return f
+    }
+}
+
+/// A position in an event's bytes, with the scanner's steps as methods: a struct rather than
+/// closures over a captured index, which the compiler would box and check for exclusive
+/// access on every step.
+struct ByteCursor {
+    let b: UnsafeBufferPointer<UInt8>
+    let n: Int
+    var i = 0
+
+    init(_ b: UnsafeBufferPointer<UInt8>) {
+        self.b = b
+        n = b.count
+    }
+
+    @inline(__always) mutating func skipSpace() {
+        while i < n, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 }
+    }
+
+    /// Scans a string at `i` (the opening quote); returns its content range, or nil on an escape.
+    mutating func string() -> Range<Int>?? {
+        guard i < n, b[i] == UInt8(ascii: "\"") else { return .none }
+        let start = i + 1
+        var j = start
+        // Eight bytes at a time to the first quote or backslash (ids are short, but `hash`
+        // and `ts` are not): a byte of `x` is zero where the word held the byte sought.
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let base = UnsafeRawPointer(b.baseAddress!)
+        while j + 8 <= n {
+            let w = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: j, as: UInt64.self))
+            let q = w ^ (ones &* 0x22)
+            let s = w ^ (ones &* 0x5C)
+            let found = ((q &- ones) & ~q | (s &- ones) & ~s) & highs
+            if found != 0 {
+                // The lowest flagged byte is a true match (a false flag only follows a true one).
+                j += found.trailingZeroBitCount >> 3
+                break
+            }
+            j += 8
+        }
+        while j < n {
+            let c = b[j]
+            if c == UInt8(ascii: "\"") {
+                i = j + 1
+                return .some(start..<j)
+            }
+            if c == UInt8(ascii: "\\") { return .some(nil) }
+            j += 1
+        }
+        return .none
+    }
+
+    mutating func integer() -> Int64? {
+        var neg = false
+        if i < n, b[i] == UInt8(ascii: "-") {
+            neg = true
+            i += 1
+        }
+        var v: Int64 = 0
+        var digits = 0
+        while i < n, b[i] >= 0x30, b[i] <= 0x39 {
+            let (m, o1) = v.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(Int64(b[i] - 0x30))
+            if o1 || o2 { return nil }
+            v = a
+            digits += 1
+            i += 1
+        }
+        guard digits > 0 else { return nil }
+        // A fraction or exponent is not an event integer: let the caller skip the rest.
+        return neg ? -v : v
+    }
+
+    /// Skips any value; false when malformed.
+    mutating func skipValue() -> Bool {
+        guard i < n else { return false }
+        switch b[i] {
+        case UInt8(ascii: "\""):
+            // Strings may hold escapes here: skip them properly.
+            i += 1
+            while i < n {
+                if b[i] == UInt8(ascii: "\\") {
+                    i += 2
+                    continue
+                }
+                if b[i] == UInt8(ascii: "\"") {
+                    i += 1
+                    return true
+                }
+                i += 1
+            }
+            return false
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            var depth = 0
+            while i < n {
+                let c = b[i]
+                if c == UInt8(ascii: "\"") {
+                    if !skipValue() { return false }
+                    continue
+                }
+                if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") { depth += 1 }
+                if c == UInt8(ascii: "}") || c == UInt8(ascii: "]") {
+                    depth -= 1
+                    if depth == 0 {
+                        i += 1
+                        return true
+                    }
+                }
+                i += 1
+            }
+            return false
+        default:
+            while i < n, b[i] != UInt8(ascii: ","), b[i] != UInt8(ascii: "}") { i += 1 }
+            return true
+        }
+    }
+
+    @inline(__always) func equals(_ r: Range<Int>, _ s: StaticString) -> Bool {
+        guard r.count == s.utf8CodeUnitCount else { return false }
+        let p = s.utf8Start
+        for k in 0..<r.count where b[r.lowerBound + k] != p[k] { return false }
+        return true
     }
 }

@@ -322,52 +322,68 @@ public final class ProjectionHub: @unchecked Sendable {
     }
 
     /// Folds the whole log (up to its head now) into the given shadow database of each
-    /// projection: the log is read and scanned once for all of them, and written in bounded
-    /// steps. Returns the fold states and the last seq folded.
+    /// projection: the log is read and scanned once for all of them, in place, and folded in
+    /// memory (`BulkFold`), written out when the fold grows large and at the end. Returns the
+    /// fold states and the last seq folded.
     public static func bulk(
         _ targets: [ProjectionName: Int], store: ViewStore, log: any LogStorage,
-        progress: (UInt64, UInt64) -> Void
+        chunk: Int = bulkChunk, tallyMax: Int = BulkFold.tallyMax, progress: (UInt64, UInt64) -> Void
     ) throws -> ([ProjectionName: Folder], UInt64) {
         let names = targets.keys.sorted()
         let dbs = names.map { store.pairs[$0]![targets[$0]!] }
         try store.env.write { txn in for db in dbs { try txn.clear(db) } }
         let head = try log.head().seq
-        var folders = names.map { Folder(name: $0) }
-        var deltas = names.map { _ in RowDelta() }
+        // One thread reads and scans the log (it interns the ids), this one folds and writes:
+        // the two halves take about the same time, and the machine has two cores.
+        let ids = SharedInterner()
+        let channel = BulkChannel(capacity: 2)
+        let scanner = Thread { BulkScan.run(log: log, head: head, chunk: chunk, ids: ids, into: channel) }
+        scanner.name = "tokenledger-rebuild-scan"
+        scanner.stackSize = 8 << 20
+        scanner.start()
+        defer { channel.close() }
+        var fold = BulkFold(names: names, tallyMax: tallyMax)
         var seq: UInt64 = 0
-        var sinceFlush = 0
         func flush() throws {
+            let deltas = ids.withLock { fold.takeDeltas(ids: $0) }
             try store.env.write { txn in
                 for k in names.indices { try deltas[k].write(into: &txn, dbs[k]) }
             }
-            deltas = names.map { _ in RowDelta() }
-            sinceFlush = 0
         }
-        while seq < head {
-            let chunk = try FactChunk.read(log, from: seq + 1, to: head, limit: 8192)
-            guard !chunk.facts.isEmpty else { break }
-            for k in names.indices {
-                for f in chunk.facts {
-                    folders[k].fold(f, original: chunk.originals[f.reversesSeq], into: &deltas[k]) { _ in nil }
+        while let batch = try channel.take() {
+            let facts = batch.facts
+            let from = facts[0].seq
+            for i in facts.indices {
+                let f = facts[i]
+                var original: CompactFact?
+                if f.kind == .reversed, f.reversesSeq > 0 {
+                    let r = f.reversesSeq
+                    original = r >= from && r < f.seq ? facts[Int(r - from)] : batch.originals[r]
+                    assert(original?.seq == r, "the scanner resolves every original")
                 }
+                fold.fold(f, original: original, generic: BulkFold.isGeneric(f.kind) ? batch.generic[i] : nil)
             }
-            seq = chunk.lastSeq
-            sinceFlush += chunk.facts.count
-            if sinceFlush >= 262_144 || deltas.contains(where: { $0.rows >= 200_000 }) { try flush() }
+            seq = facts[facts.count - 1].seq
+            if fold.needsFlush { try flush() }
             progress(seq, head)
         }
         try flush()
-        return (Dictionary(uniqueKeysWithValues: zip(names, folders)), seq)
+        var folders = Dictionary(uniqueKeysWithValues: names.map { ($0, Folder(name: $0)) })
+        if fold.wantsPods { folders[.pods] = fold.podsFolder }
+        return (folders, seq)
     }
+
+    /// Events scanned per read transaction of a bulk fold.
+    public static let bulkChunk = 32_768
 
     /// Rebuilds with no daemon running (`tokenledger rebuild --data DIR`).
     public static func rebuildOffline(
         _ names: [ProjectionName], store: ViewStore, log: any LogStorage,
-        progress: (UInt64, UInt64) -> Void
+        chunk: Int = bulkChunk, tallyMax: Int = BulkFold.tallyMax, progress: (UInt64, UInt64) -> Void
     ) throws -> UInt64 {
         var targets: [ProjectionName: Int] = [:]
         for n in names.isEmpty ? ProjectionName.allCases : names { targets[n] = 1 - (try store.position(n).active) }
-        let (_, seq) = try bulk(targets, store: store, log: log, progress: progress)
+        let (_, seq) = try bulk(targets, store: store, log: log, chunk: chunk, tallyMax: tallyMax, progress: progress)
         try store.env.write { txn in
             for (n, shadow) in targets {
                 try store.setPosition(n, active: shadow, checkpoint: seq, &txn)

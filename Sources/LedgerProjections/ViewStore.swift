@@ -2,11 +2,18 @@ import Foundation
 import LMDB
 import LedgerCore
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
+
 /// The read models' own LMDB environment (`DATA/views`). It is rebuildable from the log, so it
 /// commits without fsync (`MDB_NOSYNC`): its commits never wait on the disk or queue behind
 /// the log's. A process crash loses nothing (the pages are in the OS cache); a machine crash
 /// may, so a marker file records the boot the environment was last opened in, and a start
-/// after a machine crash without a clean stop throws the views away and rebuilds them.
+/// after a machine crash without a clean stop throws the views away and rebuilds them. The
+/// `open` marker is on the disk (fsynced, and its directory) before the environment is opened.
 ///
 /// Each projection has two databases, `NAME.0` and `NAME.1`: one active, the other the shadow
 /// a rebuild fills. `meta` holds `active.NAME` (0 or 1) and `checkpoint.NAME` (the last seq
@@ -36,6 +43,9 @@ public final class ViewStore: @unchecked Sendable {
         }
         if discarded != nil { try? fm.removeItem(atPath: directory) }
         try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // Before any unsynced write: were `open` still in the page cache when the power went, the
+        // marker could come back saying `clean` next to views whose last writes were torn.
+        try ViewStore.writeMarker("open \(boot)\n", directory: directory)
         var options = EnvironmentOptions()
         options.mapSizeBytes = mapSizeBytes
         options.mapGrowthBytes = max(mapSizeBytes, 1 << 26)
@@ -47,6 +57,7 @@ public final class ViewStore: @unchecked Sendable {
             discarded = "the views could not be opened (\(error))"
             try? fm.removeItem(atPath: directory)
             try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try ViewStore.writeMarker("open \(boot)\n", directory: directory)
             env = try Environment(directory: directory, options: options)
         }
         self.env = env
@@ -70,15 +81,41 @@ public final class ViewStore: @unchecked Sendable {
             }
         }
         self.discarded = discarded
-        try "open \(boot)\n".write(toFile: marker, atomically: true, encoding: .utf8)
     }
 
     /// Flushes to disk and marks the views clean (at a clean stop).
     public func closeClean() {
         do {
             try env.sync(force: true)
-            try "clean \(ViewStore.bootID())\n".write(toFile: directory + "/state", atomically: true, encoding: .utf8)
+            try ViewStore.writeMarker("clean \(ViewStore.bootID())\n", directory: directory)
         } catch {}
+    }
+
+    /// Replaces `DIR/state` with `text` durably: a temporary file, fsync, rename over the marker,
+    /// fsync of the directory (which makes the rename itself survive a power loss).
+    static func writeMarker(_ text: String, directory: String) throws {
+        let temporary = directory + "/state.tmp"
+        let bytes = Array(text.utf8)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw MarkerError(step: "open \(temporary)", errno: errno) }
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        let synced = written == bytes.count && fsync(fd) == 0
+        let failure = errno
+        close(fd)
+        guard synced else { throw MarkerError(step: "write and fsync \(temporary)", errno: failure) }
+        guard rename(temporary, directory + "/state") == 0 else {
+            throw MarkerError(step: "rename \(temporary)", errno: errno)
+        }
+        let dirFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard dirFD >= 0 else { throw MarkerError(step: "open \(directory)", errno: errno) }
+        defer { close(dirFD) }
+        guard fsync(dirFD) == 0 else { throw MarkerError(step: "fsync \(directory)", errno: errno) }
+    }
+
+    struct MarkerError: Error, CustomStringConvertible {
+        let step: String
+        let errno: Int32
+        var description: String { "views state marker: \(step): \(String(cString: strerror(errno)))" }
     }
 
     static func bootID() -> String {

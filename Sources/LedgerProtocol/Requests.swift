@@ -13,6 +13,7 @@ public enum Op: String, Sendable, CaseIterable {
     case report
     case subscribe
     case rebuild
+    case backup
     case teamCreate = "team.create"
     case teamConfigure = "team.configure"
     case teamResume = "team.resume"
@@ -40,7 +41,7 @@ public enum Op: String, Sendable, CaseIterable {
     public var appends: Bool {
         switch self {
         case .ping, .estimate, .check, .balance, .audit, .verify, .stats, .clockSet, .clockAdvance, .usage, .report,
-            .subscribe, .rebuild:
+            .subscribe, .rebuild, .backup:
             false
         default: true
         }
@@ -140,6 +141,8 @@ public enum Query: Sendable, Equatable {
     case subscribe(SubscribeQuery)
     /// `nil`: every projection.
     case rebuild(projection: String?)
+    /// A hot copy of the log into `dest`, an absolute path (admin; added to the contract).
+    case backup(dest: String)
     case ping
     case estimate(model: ID, usage: Usage)
     case check(ConsumeCommand)
@@ -296,6 +299,12 @@ public enum RequestParser {
         case .rebuild:
             let name = try f.optionalString("projection")
             return .query(.rebuild(projection: name))
+        case .backup:
+            let dest = try f.string("dest")
+            guard dest.utf8.count <= 4096, !dest.utf8.contains(0) else {
+                throw .badRequest("\"dest\" must be a path of at most 4096 bytes without NUL")
+            }
+            return .query(.backup(dest: dest))
         case .verify:
             let from = try f.optionalSeq("from_seq")
             let to = try f.optionalSeq("to_seq")

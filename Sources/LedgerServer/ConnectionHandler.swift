@@ -17,6 +17,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private let peer: PeerCredentials
     private let maxLineBytes: Int
     private let logger: Logger
+    private let budget: InputBudget
+    private let activity: ConnectionActivity
+    /// The part of `budget` this connection's lines take, as last reported.
+    private var budgetBytes = 0
     private var machine: ConnectionStateMachine
     private var context: ChannelHandlerContext?
     private var batchLineCount = 0
@@ -32,13 +36,28 @@ final class ConnectionHandler: ChannelDuplexHandler {
         maxLineBytes: Int,
         maxBatchLines: Int,
         maxPendingLines: Int,
+        maxPendingBytes: Int = Int.max,
+        budget: InputBudget = InputBudget(capBytes: Int.max),
+        activity: ConnectionActivity = ConnectionActivity(),
         logger: Logger
     ) {
         self.service = service
         self.peer = peer
         self.maxLineBytes = maxLineBytes
         self.logger = logger
-        self.machine = ConnectionStateMachine(maxBatchLines: maxBatchLines, maxPendingLines: maxPendingLines)
+        self.budget = budget
+        self.activity = activity
+        self.machine = ConnectionStateMachine(
+            maxBatchLines: maxBatchLines, maxPendingLines: maxPendingLines, maxPendingBytes: maxPendingBytes)
+    }
+
+    /// Tells the budget and the input guard what the state machine now holds.
+    private func report() {
+        let bytes = self.machine.bufferedBytes
+        self.budget.add(bytes - self.budgetBytes)
+        self.budgetBytes = bytes
+        self.activity.bufferedBytes = bytes
+        self.activity.waitingForPeer = self.machine.isIdle
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -56,6 +75,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         switch Self.unwrapInboundIn(data) {
         case .line(let line):
             self.machine.lineReceived(line)
+            self.report()
         case .tooLong:
             self.logger.notice("line too long, closing", metadata: ["line.bytes.max": "\(self.maxLineBytes)"])
             self.perform(self.machine.lineTooLongReceived())
@@ -110,6 +130,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     // MARK: Actions
 
     private func perform(_ action: ConnectionStateMachine.Action) {
+        defer { self.report() }
         guard let context = self.context else { return }
         switch action {
         case .none:
@@ -141,6 +162,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     private func answered(_ answer: BatchAnswer) {
+        defer { self.report() }
         guard let context = self.context, !self.machine.isClosed else {
             _ = self.machine.batchAnswered(startsStream: false)
             if let stream = answer.stream { Task { await stream.cancel() } }
@@ -221,6 +243,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// The connection is gone or going: drop what waits and let the stream go, exactly once.
     private func closed() {
         self.machine.channelClosed()
+        self.report()
         if let stream = self.stream {
             self.stream = nil
             Task { await stream.cancel() }

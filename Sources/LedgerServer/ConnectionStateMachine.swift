@@ -4,8 +4,9 @@ import NIOCore
 /// when to read, when to close. `ConnectionHandler` feeds it events and carries out its actions.
 ///
 /// Rules: at most one batch in flight; lines that arrive meanwhile are gathered into the next
-/// batch (at most `maxBatchLines`); reading stops while `maxPendingLines` lines wait or the
-/// channel is not writable; answers go out in request order because batches do.
+/// batch (at most `maxBatchLines`); reading stops while `maxPendingLines` lines or
+/// `maxPendingBytes` bytes wait or the channel is not writable; answers go out in request order
+/// because batches do.
 struct ConnectionStateMachine {
     enum Action: Equatable {
         case none
@@ -21,8 +22,11 @@ struct ConnectionStateMachine {
 
     let maxBatchLines: Int
     let maxPendingLines: Int
+    let maxPendingBytes: Int
 
     private var pending = CircularBuffer<[UInt8]>()
+    private var pendingBytes = 0
+    private var inFlightBytes = 0
     private var batchInFlight = false
     private var streaming = false
     private var writable = true
@@ -33,13 +37,19 @@ struct ConnectionStateMachine {
     /// A `read()` was asked for and not forwarded; it must be forwarded when reading may go on.
     private var readHeld = false
 
-    init(maxBatchLines: Int, maxPendingLines: Int) {
+    init(maxBatchLines: Int, maxPendingLines: Int, maxPendingBytes: Int = Int.max) {
         precondition(maxBatchLines > 0 && maxPendingLines >= maxBatchLines, "need 0 < maxBatchLines <= maxPendingLines")
+        precondition(maxPendingBytes > 0, "maxPendingBytes must be positive")
         self.maxBatchLines = maxBatchLines
         self.maxPendingLines = maxPendingLines
+        self.maxPendingBytes = maxPendingBytes
     }
 
     var pendingLineCount: Int { self.pending.count }
+    /// Request bytes this connection holds: gathered lines and the batch in flight.
+    var bufferedBytes: Int { self.pendingBytes + self.inFlightBytes }
+    /// Nothing gathered, nothing in flight, no stream: the connection only waits for its peer.
+    var isIdle: Bool { self.pending.isEmpty && !self.batchInFlight && !self.streaming }
     var isBatchInFlight: Bool { self.batchInFlight }
     var isStreaming: Bool { self.streaming }
     var isClosed: Bool { self.closed }
@@ -49,7 +59,9 @@ struct ConnectionStateMachine {
     private var mayRead: Bool {
         // A stream keeps reading (and dropping) so that the subscriber's EOF is seen.
         !self.closed && self.writable && !self.shuttingDown
-            && (self.streaming || (!self.lineTooLong && self.pending.count < self.maxPendingLines))
+            && (self.streaming
+                || (!self.lineTooLong && self.pending.count < self.maxPendingLines
+                    && self.pendingBytes < self.maxPendingBytes))
     }
 
     // MARK: Events
@@ -59,6 +71,7 @@ struct ConnectionStateMachine {
     mutating func lineReceived(_ line: [UInt8]) {
         guard !self.closed, !self.lineTooLong, !self.streaming else { return }
         self.pending.append(line)
+        self.pendingBytes += line.count
     }
 
     mutating func lineTooLongReceived() -> Action {
@@ -81,10 +94,12 @@ struct ConnectionStateMachine {
     mutating func batchAnswered(startsStream: Bool) -> Action {
         precondition(self.batchInFlight, "an answer without a batch in flight")
         self.batchInFlight = false
+        self.inFlightBytes = 0
         guard !self.closed else { return .none }
         if startsStream {
             self.streaming = true
             self.pending.removeAll()  // requests after a subscribe are ignored
+            self.pendingBytes = 0
             // A subscription answered after EOF or shutdown began has no one, or no time, to stream to.
             if self.inputEnded || self.shuttingDown { return self.closeOnce() }
             return self.resumeIfPossible()
@@ -123,6 +138,8 @@ struct ConnectionStateMachine {
     mutating func channelClosed() {
         self.closed = true
         self.pending.removeAll()
+        self.pendingBytes = 0
+        self.inFlightBytes = 0
     }
 
     // MARK: Decisions
@@ -136,7 +153,14 @@ struct ConnectionStateMachine {
             let count = min(self.maxBatchLines, self.pending.count)
             var batch: [[UInt8]] = []
             batch.reserveCapacity(count)
-            for _ in 0..<count { batch.append(self.pending.removeFirst()) }
+            var bytes = 0
+            for _ in 0..<count {
+                let line = self.pending.removeFirst()
+                bytes += line.count
+                batch.append(line)
+            }
+            self.pendingBytes -= bytes
+            self.inFlightBytes = bytes
             self.batchInFlight = true
             let resume = self.takeHeldReadIfPossible()
             return .dispatch(batch, resumeReading: resume)
@@ -165,6 +189,7 @@ struct ConnectionStateMachine {
         guard !self.closed else { return .none }
         self.closed = true
         self.pending.removeAll()
+        self.pendingBytes = 0
         return .close
     }
 }

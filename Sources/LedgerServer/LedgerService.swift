@@ -20,16 +20,23 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
     let queries: ViewQueries?
     /// How long `usage` and `report` wait for the read models to reach the head seen on arrival.
     let readWaitMs: Int
+    /// Runs `backup`; nil where the log is not in LMDB (tests on other storage).
+    let backup: LogBackup?
+    /// Backups run here, one at a time, never on the writer or the cooperative pool.
+    private let backupQueue = DispatchQueue(label: "tokenledger.backup")
     /// Set once the server exists; reports live connections for `stats`.
     public var connectionCount: @Sendable () -> Int = { 0 }
+    /// Set once the server exists; request bytes buffered across connections, for `stats`.
+    public var bufferedInputBytes: @Sendable () -> Int = { 0 }
     private let readQueue = DispatchQueue(label: "tokenledger.log-reads", attributes: .concurrent)
     /// Live `subscribe` streams, for `stats`.
     public let subscribers = SubscriberGauge()
 
     public init(
         writer: Writer, reader: LogReader, roles: RoleMap, manualClock: Bool, views: ProjectionHub? = nil,
-        readWaitMs: Int = 1000, logger: Logger
+        readWaitMs: Int = 1000, backup: LogBackup? = nil, logger: Logger
     ) {
+        self.backup = backup
         self.views = views
         self.queries = views.map { ViewQueries(store: $0.store) }
         self.readWaitMs = readWaitMs
@@ -107,6 +114,10 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
                     q, storage: reader.storage, heads: writer.heads, readQueue: readQueue, gauge: subscribers)
                 out[i] = Self.encode(id: request.id, .success(["subscribed": .bool(true)]))
                 return BatchAnswer(lines: Array(out[...i]), stream: stream)
+            case .query(.backup(let dest)):
+                // After the connection's earlier writes were committed, so the copy holds them.
+                await flush()
+                out[i] = Self.encode(id: request.id, await runBackup(dest, peer: peer))
             case .query(.audit), .query(.verify), .query(.stats):
                 await flush()
                 out[i] = Self.encode(id: request.id, await logRead(request.body))
@@ -128,7 +139,7 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
                 do {
                     switch body {
                     case .query(.audit(let q)):
-                        c.resume(returning: .success(.fields(try reader.audit(q, head: head.seq))))
+                        c.resume(returning: .success(.events(try reader.auditPage(q, head: head.seq))))
                     case .query(.verify(let from, let to)):
                         c.resume(returning: .success(.fields(try reader.verify(fromSeq: from, toSeq: to, head: head))))
                     case .query(.stats):
@@ -141,6 +152,43 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
                 } catch {
                     c.resume(returning: .failure(Rejection(.unavailable, "storage unavailable: \(error)")))
                 }
+            }
+        }
+    }
+
+    /// `backup {dest}`: the copy runs on its own queue while the writer goes on; the answer
+    /// comes when `dest` holds the whole backup.
+    private func runBackup(_ dest: String, peer: PeerCredentials) async -> EngineAnswer {
+        guard let backup else { return .failure(Rejection(.unavailable, "backup needs the LMDB log")) }
+        logger.notice("backup started", metadata: ["backup.dest": "\(dest)", "peer.uid": "\(peer.uid)"])
+        typealias Outcome = Result<BackupReport, BackupError>
+        let outcome = await withCheckedContinuation { (c: CheckedContinuation<Outcome, Never>) in
+            backupQueue.async {
+                do throws(BackupError) {
+                    c.resume(returning: .success(try backup.run(destination: dest)))
+                } catch {
+                    c.resume(returning: .failure(error))
+                }
+            }
+        }
+        switch outcome {
+        case .success(let r):
+            logger.notice(
+                "backup finished",
+                metadata: [
+                    "backup.dest": "\(r.destination)", "ledger.seq": "\(r.seq)", "backup.bytes": "\(r.bytes)",
+                    "backup.seconds": "\(String(format: "%.3f", r.seconds))",
+                ])
+            return .success([
+                "dest": .string(r.destination), "seq": .int(r.seq), "head_hash": .string(HashChain.hex(r.headHash)),
+                "bytes": .int(Int64(r.bytes)), "log_bytes": .int(Int64(r.logBytes)),
+                "seconds": .number(JSONNumber(lexeme: String(format: "%.3f", r.seconds))),
+            ])
+        case .failure(let e):
+            logger.warning("backup refused or failed", metadata: ["backup.dest": "\(dest)", "error": "\(e)"])
+            switch e {
+            case .destination(let m): return .failure(.badRequest(m))
+            case .failed(let m), .busy(let m): return .failure(Rejection(.unavailable, m))
             }
         }
     }
@@ -223,6 +271,7 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
             "map_used": .int(usage.mapUsed),
             "batches": .int(writer.batchesCommitted),
             "subscribers": .int(subscribers.count),
+            "buffered_input_bytes": .int(bufferedInputBytes()),
         ]
     }
 
@@ -232,7 +281,7 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
         var o = JSONObject()
         if let id { o["id"] = id }
         switch answer {
-        case .success(.consume), .success(.check):
+        case .success(.consume), .success(.check), .success(.events):
             preconditionFailure("written as a line above")
         case .success(.fields(let fields)):
             o["ok"] = .bool(true)

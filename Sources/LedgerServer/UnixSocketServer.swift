@@ -19,6 +19,14 @@ public struct ServerConfig: Sendable {
     public var eventLoopThreads: Int
     /// How long `shutdown()` waits for connections to answer what they read before closing them anyway.
     public var shutdownGracePeriod: Duration
+    /// A line must be finished within this of its first byte, or the connection is closed (`--line-timeout-seconds`).
+    public var lineTimeout: Duration
+    /// A connection with nothing in flight that sends nothing for this long is closed (`--idle-timeout-seconds`).
+    public var idleTimeout: Duration
+    /// Request bytes buffered across all connections before they all stop reading (`--max-buffered-input-mib`).
+    public var maxBufferedInputBytes: Int
+    /// Request bytes one connection may gather while its batch is in flight before it stops reading.
+    public var maxPendingBytesPerConnection: Int
 
     public init(
         socketPath: String,
@@ -28,7 +36,11 @@ public struct ServerConfig: Sendable {
         maxBatchLines: Int = 1024,
         maxPendingLinesPerConnection: Int = 4096,
         eventLoopThreads: Int = System.coreCount,
-        shutdownGracePeriod: Duration = .seconds(10)
+        shutdownGracePeriod: Duration = .seconds(10),
+        lineTimeout: Duration = .seconds(10),
+        idleTimeout: Duration = .seconds(600),
+        maxBufferedInputBytes: Int = 32 << 20,
+        maxPendingBytesPerConnection: Int = 4 << 20
     ) {
         self.socketPath = socketPath
         self.socketGroup = socketGroup
@@ -38,6 +50,10 @@ public struct ServerConfig: Sendable {
         self.maxPendingLinesPerConnection = maxPendingLinesPerConnection
         self.eventLoopThreads = eventLoopThreads
         self.shutdownGracePeriod = shutdownGracePeriod
+        self.lineTimeout = lineTimeout
+        self.idleTimeout = idleTimeout
+        self.maxBufferedInputBytes = maxBufferedInputBytes
+        self.maxPendingBytesPerConnection = maxPendingBytesPerConnection
     }
 
     /// The relations between the limits; `start()` refuses a config that breaks one.
@@ -53,6 +69,13 @@ public struct ServerConfig: Sendable {
             "maxPendingLinesPerConnection must be at least maxBatchLines"
         )
         try check(self.eventLoopThreads > 0, "eventLoopThreads must be positive")
+        try check(self.lineTimeout > .zero && self.idleTimeout > .zero, "timeouts must be positive")
+        try check(
+            self.maxPendingBytesPerConnection > self.maxLineBytes,
+            "maxPendingBytesPerConnection must be above maxLineBytes")
+        try check(
+            self.maxBufferedInputBytes >= self.maxPendingBytesPerConnection,
+            "maxBufferedInputBytes must be at least maxPendingBytesPerConnection")
         try check(!self.socketPath.isEmpty, "socketPath must not be empty")
     }
 }
@@ -106,10 +129,15 @@ public final class UnixSocketServer: Sendable {
     private let handler: any RequestBatchHandler
     private let logger: Logger
     private let state = Mutex(State())
+    /// Request bytes buffered across every connection (`stats.buffered_input_bytes`).
+    public let inputBudget: InputBudget
+    /// The most one socket read takes in.
+    public static let readBytesMax = 16 << 10
 
     public init(config: ServerConfig, handler: any RequestBatchHandler, logger: Logger) {
         self.config = config
         self.handler = handler
+        self.inputBudget = InputBudget(capBytes: max(1, config.maxBufferedInputBytes))
         self.logger = logger
     }
 
@@ -134,6 +162,14 @@ public final class UnixSocketServer: Sendable {
             let bootstrap = ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 256)
                 .childChannelOption(.allowRemoteHalfClosure, value: true)
+                // One socket read of at most 16 KiB per read(): the input budget and each
+                // connection's pending bound are checked between reads, so what one read brings is
+                // all they can be overshot by (1,024 connections × 16 KiB at worst).
+                .childChannelOption(.maxMessagesPerRead, value: 1)
+                .childChannelOption(
+                    .recvAllocator,
+                    value: AdaptiveRecvByteBufferAllocator(
+                        minimum: 512, initial: 4096, maximum: UnixSocketServer.readBytesMax))
                 .childChannelInitializer { [self] channel in self.initializeConnection(channel) }
             // umask is process-wide: tighten it only around bind, so the file is never wider than 0600.
             let oldMask = umask(0o177)
@@ -249,8 +285,14 @@ public final class UnixSocketServer: Sendable {
             }
             let config = self.config
             let service = self.handler
+            let budget = self.inputBudget
             return channel.eventLoop.makeCompletedFuture {
+                let activity = ConnectionActivity()
                 try channel.pipeline.syncOperations.addHandlers(
+                    InputGuard(
+                        budget: budget, activity: activity, maxLineBytes: config.maxLineBytes,
+                        lineTimeout: TimeAmount(config.lineTimeout), idleTimeout: TimeAmount(config.idleTimeout),
+                        logger: logger),
                     // The bound is the decoder's own promise, kept as a net: breaking it closes the connection.
                     ByteToMessageHandler(
                         LineFrameDecoder(maxLineBytes: config.maxLineBytes),
@@ -262,6 +304,9 @@ public final class UnixSocketServer: Sendable {
                         maxLineBytes: config.maxLineBytes,
                         maxBatchLines: config.maxBatchLines,
                         maxPendingLines: config.maxPendingLinesPerConnection,
+                        maxPendingBytes: config.maxPendingBytesPerConnection,
+                        budget: budget,
+                        activity: activity,
                         logger: logger
                     )
                 )

@@ -159,6 +159,28 @@ public final class LMDBLogStorage: LogStorage, @unchecked Sendable {
         }
     }
 
+    public func scanEvents(
+        from: UInt64, limit: Int, _ body: (UInt64, UnsafeBufferPointer<UInt8>) throws -> Void
+    ) throws {
+        try env.read { txn in
+            try txn.withCursor(eventsDB) { cursor in
+                var entry = try cursor.seek(atLeast: BigEndian.bytes(max(from, 1)))
+                var n = 0
+                while let e = entry, n < limit {
+                    let seq = BigEndian.uint64(e.key)
+                    if e.value.count > 1, e.value[0] == LMDBLogStorage.eventVersion {
+                        let v = UnsafeRawBufferPointer(rebasing: e.value[1...])
+                        try body(seq, v.assumingMemoryBound(to: UInt8.self))
+                    } else {
+                        try body(seq, UnsafeBufferPointer(start: nil, count: 0))
+                    }
+                    n += 1
+                    entry = try cursor.next()
+                }
+            }
+        }
+    }
+
     public func usage() -> (mapSize: Int, mapUsed: Int) {
         let s = env.stat
         return (s.mapSizeBytes, s.usedBytes)

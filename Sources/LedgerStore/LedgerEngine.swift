@@ -351,7 +351,7 @@ public final class LedgerEngine {
             return moveClock(to: at, now: &now)
         case .clockAdvance(let seconds):
             return moveClock(to: Instant(ms: now.ms + seconds * 1000), now: &now)
-        case .audit, .verify, .stats, .usage, .report, .subscribe, .rebuild:
+        case .audit, .verify, .stats, .usage, .report, .subscribe, .rebuild, .backup:
             return .failure(Rejection(.internal, "log and read-model reads are not served by the writer"))
         }
     }

@@ -24,12 +24,27 @@ public struct LogReader: Sendable {
 
     /// Matching events after `q.afterSeq`, up to the head seen on arrival.
     public func audit(_ q: AuditQuery, head: UInt64) throws -> JSONObject {
-        var events: [JSON] = []
+        let page = try auditPage(q, head: head)
+        let events: [JSON] = try page.events.map {
+            guard let e = try? JSONParser.parse($0) else { throw Rejection(.integrity, "an event is unreadable") }
+            return e
+        }
+        return ["events": .array(events), "next_after_seq": page.nextAfterSeq.map { .int($0) } ?? .null]
+    }
+
+    /// `audit`'s page with the events as stored. A query with no filter passes the stored
+    /// bytes through unparsed (an export reads the whole log this way); a filter parses each
+    /// event to match it, and still answers the stored bytes.
+    public func auditPage(_ q: AuditQuery, head: UInt64) throws -> EventsPage {
+        var events: [[UInt8]] = []
         var next = q.afterSeq
         if let from = q.from, next < head {
             // Event time never decreases: skip what is before `from` without reading it.
             next = try firstSeq(atOrAfter: from, after: next, head: head) - 1
         }
+        let unfiltered =
+            q.from == nil && q.to == nil && q.types == nil && q.team == nil && q.pod == nil && q.model == nil
+            && q.task == nil && q.user == nil
         var scanned = 0
         var reachedEnd = next >= head
         scan: while !reachedEnd {
@@ -52,19 +67,30 @@ public struct LogReader: Sendable {
                     reachedEnd = true
                     break scan
                 }
-                guard case .object(let o)? = try? JSONParser.parse(stored.bytes) else {
-                    throw Rejection(.integrity, "event \(stored.seq) is unreadable", seq: stored.seq)
-                }
-                next = stored.seq
-                scanned += 1
-                if let to = q.to, let ts = o["ts"]?.stringValue.flatMap(Instant.init(rfc3339:)), ts >= to {
-                    // Event time never decreases: nothing after this can match.
-                    reachedEnd = true
-                    break scan
-                }
-                if matches(o, q) {
-                    events.append(.object(o))
+                if unfiltered {
+                    // Not parsed: at least an object on one line, so the answer stays framed.
+                    guard LogReader.isFramedObject(stored.bytes) else {
+                        throw Rejection(.integrity, "event \(stored.seq) is unreadable", seq: stored.seq)
+                    }
+                    next = stored.seq
+                    scanned += 1
+                    events.append(stored.bytes)
                     if events.count == q.limit { break scan }
+                } else {
+                    guard case .object(let o)? = try? JSONParser.parse(stored.bytes) else {
+                        throw Rejection(.integrity, "event \(stored.seq) is unreadable", seq: stored.seq)
+                    }
+                    next = stored.seq
+                    scanned += 1
+                    if let to = q.to, let ts = o["ts"]?.stringValue.flatMap(Instant.init(rfc3339:)), ts >= to {
+                        // Event time never decreases: nothing after this can match.
+                        reachedEnd = true
+                        break scan
+                    }
+                    if matches(o, q) {
+                        events.append(stored.bytes)
+                        if events.count == q.limit { break scan }
+                    }
                 }
                 if next >= head {
                     reachedEnd = true
@@ -74,7 +100,17 @@ public struct LogReader: Sendable {
             }
         }
         if next >= head { reachedEnd = true }
-        return ["events": .array(events), "next_after_seq": reachedEnd ? .null : .int(next)]
+        return EventsPage(events: events, nextAfterSeq: reachedEnd ? nil : next)
+    }
+
+    /// `{…}` with no control byte: RFC 8785 escapes them all, so a stored event that is not this
+    /// is damaged, and copied into an answer it could break the line.
+    static func isFramedObject(_ b: [UInt8]) -> Bool {
+        guard b.count >= 2, b[0] == UInt8(ascii: "{"), b[b.count - 1] == UInt8(ascii: "}") else { return false }
+        return b.withUnsafeBufferPointer { p in
+            for c in p where c < 0x20 { return false }
+            return true
+        }
     }
 
     /// The first seq in (after, head] whose `ts` is at or after `from`, or head + 1 when none is:

@@ -58,6 +58,14 @@ public struct CommitBatch: Sendable {
     public var isEmpty: Bool { events.isEmpty && keys.isEmpty }
 }
 
+extension LogStorage {
+    public func scanEvents(
+        from: UInt64, limit: Int, _ body: (UInt64, UnsafeBufferPointer<UInt8>) throws -> Void
+    ) throws {
+        for e in try events(from: from, limit: limit) { try e.bytes.withUnsafeBufferPointer { try body(e.seq, $0) } }
+    }
+}
+
 /// An event as stored: its RFC 8785 bytes with `hash` (what `audit` and exports carry).
 public struct StoredEvent: Sendable {
     public var seq: UInt64
@@ -73,6 +81,10 @@ public protocol LogStorage: AnyObject, Sendable {
     func commit(_ batch: CommitBatch) throws
     /// Up to `limit` events with seq ≥ `from`, in order.
     func events(from: UInt64, limit: Int) throws -> [StoredEvent]
+    /// Lends up to `limit` events with seq ≥ `from` to `body`, in order, without copying them
+    /// where the storage allows (an LMDB read transaction stays open meanwhile, so `body`
+    /// must be quick). The bytes are valid only during the call; empty for an unreadable record.
+    func scanEvents(from: UInt64, limit: Int, _ body: (UInt64, UnsafeBufferPointer<UInt8>) throws -> Void) throws
     /// Map size and use, for `stats`.
     func usage() -> (mapSize: Int, mapUsed: Int)
 }

@@ -38,7 +38,7 @@ struct TokenLedger: ParsableCommand {
             CommandGroup(
                 name: "Operations",
                 subcommands: [
-                    Verify.self, VerifyExport.self, Stats.self, Rebuild.self, ClockGroup.self, Raw.self,
+                    Verify.self, VerifyExport.self, Stats.self, Rebuild.self, Backup.self, ClockGroup.self, Raw.self,
                 ]),
         ])
 }

@@ -81,6 +81,27 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
     var readWaitMs = 1000
 
     @Option(
+        name: .customLong("line-timeout-seconds"),
+        help: ArgumentHelp(
+            "A request line must be finished this long after its first byte, or the connection is closed.",
+            valueName: "n"))
+    var lineTimeoutSeconds = 10.0
+
+    @Option(
+        name: .customLong("idle-timeout-seconds"),
+        help: ArgumentHelp(
+            "A connection with nothing in flight that sends nothing this long is closed (not a subscriber).",
+            valueName: "n"))
+    var idleTimeoutSeconds = 600.0
+
+    @Option(
+        name: .customLong("max-buffered-input-mib"),
+        help: ArgumentHelp(
+            "Request bytes buffered across all connections before every connection stops reading (MiB).",
+            valueName: "n"))
+    var maxBufferedInputMiB = 32
+
+    @Option(
         name: .customLong("map-size-mib"),
         help: ArgumentHelp(
             "Initial LMDB map of the log in MiB (address space, not disk); it grows online when full.",
@@ -116,6 +137,18 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         guard mapSizeMiB >= 1 && mapSizeMiB <= 1 << 20 else { throw ValidationError("--map-size-mib must be 1..1048576") }
         guard maxMapSizeMiB >= mapSizeMiB && maxMapSizeMiB <= 1 << 20 else {
             throw ValidationError("--max-map-size-mib must be at least --map-size-mib and at most 1048576")
+        }
+        guard lineTimeoutSeconds > 0 && lineTimeoutSeconds <= 86_400 else {
+            throw ValidationError("--line-timeout-seconds must be above 0 and at most 86400")
+        }
+        guard idleTimeoutSeconds > 0 && idleTimeoutSeconds <= 31_536_000 else {
+            throw ValidationError("--idle-timeout-seconds must be above 0 and at most 31536000")
+        }
+        guard maxBufferedInputMiB >= 1 && maxBufferedInputMiB <= 1 << 16 else {
+            throw ValidationError("--max-buffered-input-mib must be 1..65536")
+        }
+        guard maxBufferedInputMiB << 20 > 2 * maxLine else {
+            throw ValidationError("--max-buffered-input-mib must hold more than two lines of --max-line")
         }
         guard readerCheckSeconds >= 1 else { throw ValidationError("--reader-check-seconds must be at least 1") }
         guard Logger.Level(rawValue: logLevel) != nil else {
@@ -159,7 +192,20 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         throw DaemonError("--clock must be system, manual or manual=<RFC 3339 time>")
     }
 
+    /// Raises the soft limit on open files to the hard one: every connection is a descriptor,
+    /// and `--max-connections` must be reachable, with one `unavailable` line for the next.
+    static func raiseOpenFileLimit(logger: Logger) {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        let before = limit.rlim_cur
+        limit.rlim_cur = limit.rlim_max
+        if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 {
+            logger.debug("open file limit raised", metadata: ["nofile.from": "\(before)", "nofile.to": "\(limit.rlim_max)"])
+        }
+    }
+
     func serve(logger: Logger) async throws {
+        Self.raiseOpenFileLimit(logger: logger)
         var roles = RoleMap()
         for flag in role { try roles.add(flag: flag) }
         let catalogSpecs = try Catalog.load(path: catalog)
@@ -198,12 +244,18 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         let reader = LogReader(storage: storage) { team, from in teamIndex.teamSeq(team: team, from: from) }
         let service = LedgerService(
             writer: writer, reader: reader, roles: roles, manualClock: clock.manual != nil,
-            views: views, readWaitMs: readWaitMs, logger: logger)
+            views: views, readWaitMs: readWaitMs, backup: LogBackup(storage: storage, dataDirectory: data),
+            logger: logger)
         let server = UnixSocketServer(
             config: ServerConfig(
-                socketPath: socket, socketGroup: socketGroup, maxLineBytes: maxLine, maxConnections: maxConnections),
+                socketPath: socket, socketGroup: socketGroup, maxLineBytes: maxLine, maxConnections: maxConnections,
+                lineTimeout: .milliseconds(Int64(lineTimeoutSeconds * 1000)),
+                idleTimeout: .milliseconds(Int64(idleTimeoutSeconds * 1000)),
+                maxBufferedInputBytes: maxBufferedInputMiB << 20,
+                maxPendingBytesPerConnection: min(4 << 20, maxBufferedInputMiB << 20) ),
             handler: service, logger: logger)
         service.connectionCount = { server.connectionCount }
+        service.bufferedInputBytes = { server.inputBudget.usedBytes }
         writer.start()
         views.start()
         do {

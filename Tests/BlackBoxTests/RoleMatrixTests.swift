@@ -18,7 +18,7 @@ struct RoleMatrixTests {
     /// One request per op, each valid enough that a permitted role gets past the role check
     /// (it may still meet `not_found` or similar; only `forbidden` is the role's answer).
     /// `subscribe` comes last: after it the connection only streams.
-    static func requests(hold: Int, otherHold: Int, topup: Int, head: Int, now: JSON) -> [JSON] {
+    static func requests(hold: Int, otherHold: Int, topup: Int, head: Int, now: JSON, backup: String) -> [JSON] {
         let list: [(String, JSON)] = [
             ("ping", [:]),
             ("estimate", ["model": "gpt-4o", "input_tokens": 10]),
@@ -30,6 +30,7 @@ struct RoleMatrixTests {
             ("usage", ["team": "t"]),
             ("report", ["team": "t", "period": "day"]),
             ("rebuild", ["projection": "daily"]),
+            ("backup", ["dest": .string(backup)]),
             ("team.create", ["team": "x"]),
             ("team.configure", ["team": "t", "daily_limit": 100_000]),
             ("team.resume", ["team": "t"]),
@@ -61,8 +62,9 @@ struct RoleMatrixTests {
 
     /// Every op PROTOCOL §5 lists, so that a new op cannot slip past the matrix.
     @Test func theMatrix_coversEveryOp() {
-        let ops = Set(Self.requests(hold: 1, otherHold: 2, topup: 3, head: 4, now: "x").compactMap { $0["op"]?.string })
-        #expect(ops.count == 33)
+        let ops = Set(
+            Self.requests(hold: 1, otherHold: 2, topup: 3, head: 4, now: "x", backup: "/b").compactMap { $0["op"]?.string })
+        #expect(ops.count == 34)
         #expect(Self.gatewayOps.isSubset(of: ops) && Self.auditorOps.isSubset(of: ops))
     }
 
@@ -87,7 +89,9 @@ struct RoleMatrixTests {
             let topup = try ledger.ok("topup", ["team": "t", "amount": 50, "key": "t1"])["seq"]!
             let now = try ledger.ok("clock.advance", ["seconds": 0])["now"]!
             let head = try ledger.seq()
-            let requests = Self.requests(hold: hold.int!, otherHold: other.int!, topup: topup.int!, head: head, now: now)
+            let requests = Self.requests(
+                hold: hold.int!, otherHold: other.int!, topup: topup.int!, head: head, now: now,
+                backup: ledger.daemon.directory.path + "/backup")
 
             let answers = try OtherUser.call(ledger, requests)
             for (request, answer) in zip(requests, answers) {

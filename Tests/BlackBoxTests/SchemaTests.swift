@@ -11,6 +11,7 @@ struct SchemaTests {
         "pod.create", "pod.configure", "pod.archive", "plan.define", "price.set", "topup", "bonus.grant", "reset",
         "reverse", "consume", "hold", "hold.commit", "hold.release", "ping", "estimate", "check", "balance", "usage",
         "report", "audit", "subscribe", "verify", "stats", "rebuild", "clock.set", "clock.advance",
+        "backup",
     ]
     static let eventTypes = [
         "team_created", "team_configured", "team_resumed", "pod_resumed", "user_added", "user_removed",
@@ -132,6 +133,9 @@ struct SchemaTests {
         ("report", #"{"op":"report","team":"acme","period":"week","limit":10001}"#),
         ("report", #"{"op":"report","team":"acme","period":"year"}"#),
         ("rebuild", #"{"op":"rebuild","projection":"nope"}"#),
+        ("backup", #"{"op":"backup"}"#),
+        ("backup", #"{"op":"backup","dest":"backups/today"}"#),
+        ("backup", #"{"op":"backup","dest":"/var/backups/tl","compact":false}"#),
         ("usage", #"{"op":"usage"}"#),
         ("clock.set", #"{"op":"clock.set","at":"2026-11-21T14:32:05Z"}"#),
     ]

@@ -139,6 +139,54 @@ import Testing
         }
     }
 
+    /// A hot copy (what `backup` does): a writer keeps committing while the compacting copy runs,
+    /// and the copy holds one committed prefix: the head it records and exactly the events 1...head.
+    @Test func compactCopy_whileAWriterCommits_holdsOneCommittedPrefix() throws {
+        try withEnvironment { environment, _ in
+            let events = try environment.database("events")
+            let meta = try environment.database("meta")
+            func append(_ range: ClosedRange<UInt64>) throws {
+                try environment.write { txn in
+                    for seq in range { try txn.put(events, BigEndian.bytes(seq), value(for: seq, bytes: 200)) }
+                    try txn.put(meta, bytes("head"), BigEndian.bytes(range.upperBound))
+                }
+            }
+            try append(1...20_000)
+            let observations = Observations()
+            let group = DispatchGroup()
+            spawn(group) {
+                do {
+                    for batch in UInt64(0)..<200 {
+                        let first = 20_001 + batch * 100
+                        try environment.write { txn in
+                            for seq in first...(first + 99) {
+                                try txn.put(events, BigEndian.bytes(seq), value(for: seq, bytes: 200))
+                            }
+                            try txn.put(meta, bytes("head"), BigEndian.bytes(first + 99))
+                        }
+                    }
+                } catch {
+                    observations.fail("writer: \(error)")
+                }
+            }
+            try withTemporaryDirectory { target in
+                try environment.copy(toDirectory: target, compact: true)
+                group.wait()
+                #expect(observations.allFailures.isEmpty, "\(observations.allFailures)")
+                let copy = try Environment(directory: target)
+                defer { copy.close() }
+                let copiedEvents = try copy.database("events", create: false)
+                let copiedMeta = try copy.database("meta", create: false)
+                try copy.read { txn in
+                    let head = try #require(try txn.get(copiedMeta, bytes("head")).map { BigEndian.uint64($0) })
+                    #expect(head >= 20_000 && head <= 40_000 && head % 100 == 0, "head \(head)")
+                    #expect(try txn.count(copiedEvents) == Int(head), "no event past the head, none missing")
+                    #expect(try txn.get(copiedEvents, BigEndian.bytes(head)) == value(for: head, bytes: 200))
+                }
+            }
+        }
+    }
+
     @Test func copy_whenTargetHoldsData_throws() throws {
         try withEnvironment { environment, directory in
             _ = #expect(throws: LMDBError.errno(EEXIST)) {

@@ -292,6 +292,135 @@ struct UnixSocketServerTests {
         }
     }
 
+    @Test func aLineNotFinishedInTime_closesItsConnection_whileABusyOneStaysOpen() async throws {
+        let service = EchoService(delayMs: 0)
+        try await self.withServer(
+            service,
+            configure: {
+                $0.lineTimeout = .milliseconds(300)
+                $0.idleTimeout = .seconds(60)
+            }
+        ) { _, path in
+            let slow = try TestClient(path: path)
+            let steady = try TestClient(path: path)
+            try slow.send("a:0\na:")  // one whole line, then half of one, never finished
+            let started = Date()
+            let closedAfter = try await onThread { () throws -> Double in
+                #expect(try slow.readLine() == EchoService.answer("a:0"))
+                #expect(try slow.readLine() == nil, "closed, with nothing more to say")
+                return Date().timeIntervalSince(started)
+            }
+            #expect(closedAfter >= 0.3 && closedAfter < 5, "closed after \(closedAfter) s")
+            // A peer that finishes its lines, however slowly they come in whole, stays.
+            for i in 0..<4 {
+                try steady.send("b:\(i)\n")
+                #expect(try await onThread { try steady.readLine() } == EchoService.answer("b:\(i)"))
+                try await Task.sleep(for: .milliseconds(150))
+            }
+        }
+    }
+
+    @Test func anIdleConnection_isClosedAfterTheIdleTimeout_andAnAnsweredOneIsNotIdleUntilThen() async throws {
+        let service = EchoService(delayMs: 0)
+        try await self.withServer(
+            service,
+            configure: {
+                $0.lineTimeout = .seconds(60)
+                $0.idleTimeout = .milliseconds(400)
+            }
+        ) { _, path in
+            let client = try TestClient(path: path)
+            let started = Date()
+            for i in 0..<5 {
+                try client.send("a:\(i)\n")
+                #expect(try await onThread { try client.readLine() } == EchoService.answer("a:\(i)"))
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            let closedAfter = try await onThread { () throws -> Double in
+                #expect(try client.readLine() == nil)
+                return Date().timeIntervalSince(started)
+            }
+            // Used every 200 ms for 0.8 s, twice the idle timeout, then idle from then on.
+            #expect(closedAfter >= 0.8 + 0.4 - 0.1 && closedAfter < 5, "closed after \(closedAfter) s")
+        }
+    }
+
+    @Test func theGlobalInputBudget_holdsReading_andEveryLineIsStillAnswered() async throws {
+        let service = EchoService(delayMs: 5)
+        let perClient = 2000
+        try await self.withServer(
+            service,
+            configure: {
+                $0.maxLineBytes = 1024
+                $0.maxPendingBytesPerConnection = 8 << 10
+                $0.maxBufferedInputBytes = 16 << 10
+            }
+        ) { server, path in
+            let peak = Atomic<Int>(0)
+            let watching = Task {
+                while !Task.isCancelled {
+                    let used = server.inputBudget.usedBytes
+                    if used > peak.load(ordering: .relaxed) { peak.store(used, ordering: .relaxed) }
+                    try? await Task.sleep(for: .milliseconds(1))
+                }
+            }
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                for client in 0..<6 {
+                    group.addTask {
+                        let connection = try TestClient(path: path)
+                        let pad = String(repeating: "x", count: 200)
+                        let payload = (0..<perClient).map { "\(client):\($0)\(pad)\n" }.joined()
+                        let sending = Task { try await onThread { try connection.send(payload) } }
+                        let answers = try await onThread { try connection.readLines(perClient) }
+                        _ = try await sending.value
+                        return answers == (0..<perClient).map { EchoService.answer("\(client):\($0)\(pad)") }
+                    }
+                }
+                for try await ok in group { #expect(ok, "every line answered, in order") }
+            }
+            watching.cancel()
+            // Each connection may hold its floor and overshoot by what one read brings, no more.
+            let bound = (16 << 10) + 6 * (16 << 10 + UnixSocketServer.readBytesMax)  // the floor, then one read
+            #expect(peak.load(ordering: .relaxed) <= bound, "peak \(peak.load(ordering: .relaxed)) over \(bound)")
+            #expect(server.inputBudget.usedBytes == 0, "everything released")
+        }
+    }
+
+    @Test func aClientThatNeverReadsItsAnswers_doesNotStarveTheOthers_whenTheBudgetIsSpent() async throws {
+        let service = EchoService(delayMs: 0)
+        try await self.withServer(
+            service,
+            configure: {
+                $0.maxLineBytes = 1024
+                $0.maxPendingBytesPerConnection = 24 << 10
+                $0.maxBufferedInputBytes = 32 << 10
+                $0.shutdownGracePeriod = .seconds(1)
+            }
+        ) { server, path in
+            // Each stuck client holds its pending bytes: together they spend the budget.
+            var stuck: [TestClient] = []
+            for k in 0..<3 {
+                let client = try TestClient(path: path)
+                let line = "s\(k):" + String(repeating: "y", count: 500) + "\n"
+                let payload = String(repeating: line, count: 4000)
+                _ = Task { try? await onThread { try client.send(payload) } }
+                stuck.append(client)
+            }
+            // An unwritable connection stops reading, so each holds what came before: together,
+            // more than the budget.
+            for _ in 0..<500 where server.inputBudget.usedBytes < 32 << 10 {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(server.inputBudget.usedBytes >= 32 << 10, "the budget is spent: \(server.inputBudget.usedBytes)")
+            let gateway = try TestClient(path: path)
+            for i in 0..<50 {
+                try gateway.send("g:\(i)\n")
+                #expect(try await onThread { try gateway.readLine() } == EchoService.answer("g:\(i)"))
+            }
+            for client in stuck { client.shutdownWriting() }
+        }
+    }
+
     @Test func peerCredentials_comeFromTheKernel() async throws {
         let service = EchoService()
         try await self.withServer(service) { _, path in
