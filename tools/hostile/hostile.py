@@ -446,7 +446,7 @@ def attack_slowloris(args):
     clients = []
     trickle_bytes = 0
 
-    def open_client(kind):
+    def open_client(kind, c=None):
         s = None
         give_up = time.monotonic() + 10
         while s is None:  # a full listen backlog answers EAGAIN: wait for the daemon to accept
@@ -455,7 +455,8 @@ def attack_slowloris(args):
                 if time.monotonic() > give_up:
                     raise OSError("listen backlog full for 10 s")
                 time.sleep(0.001)
-        c = {"sock": s, "kind": kind, "t0": time.monotonic(), "next": time.monotonic() + 1.0, "buf": b""}
+        c = c if c is not None else {}
+        c.update({"sock": s, "kind": kind, "t0": time.monotonic(), "next": time.monotonic() + 1.0, "buf": b""})
         if kind == "trickle":
             s.send(b'{"op":"ping","id":"')
         elif kind == "idle-after-ping":
@@ -474,7 +475,7 @@ def attack_slowloris(args):
                 try:
                     c["sock"].send(b"a")
                     trickle_bytes += 1
-                except (BlockingIOError, BrokenPipeError, ConnectionResetError):
+                except OSError:  # full, or closed by the daemon: its EOF comes through select
                     pass
                 c["next"] = now + 1.0
         for key, _ in sel.select(0.05):
@@ -498,12 +499,11 @@ def attack_slowloris(args):
             closed[c["kind"]].append(time.monotonic() - c["t0"])
             sel.unregister(c["sock"])
             c["sock"].close()
+            c["sock"] = None
             try:
-                fresh = open_client(c["kind"])
+                open_client(c["kind"], c)
             except OSError:
-                c["sock"] = None
                 continue
-            c.update(fresh)
             reconnects += 1
     for c in clients:
         if c["sock"] is not None:
@@ -631,7 +631,7 @@ def run_attack(name, args, known_flags):
     extra = list(args.daemon_arg)
     if "--line-timeout-seconds" in known_flags and args.line_timeout is not None:
         extra += ["--line-timeout-seconds", str(args.line_timeout)]
-    if "--idle-timeout-seconds" in known_flags and args.idle_timeout is not None:
+    if "--idle-timeout-seconds" in known_flags and args.idle_timeout is not None and name == "slowloris":
         extra += ["--idle-timeout-seconds", str(args.idle_timeout)]
     d = Daemon(args.daemon, args.tmp, extra, nofile=args.daemon_nofile)
     log(f"{name}: tokenledgerd pid {d.pid} in {d.dir} ({' '.join(extra) or 'default flags'})")
@@ -641,8 +641,16 @@ def run_attack(name, args, known_flags):
         admin.call(op="user.add", team=team, user="u1", key=f"u-{team}")
 
     samples = []  # (t, VmRSS KiB, RssAnon KiB, fds)
+    stat_samples = []  # (t, stats answer): once a second, which also keeps the admin connection from idling out
+    last_stats = [0.0]
 
     def sample():
+        if time.monotonic() - last_stats[0] >= 1.0 and d.alive():
+            last_stats[0] = time.monotonic()
+            try:
+                stat_samples.append((last_stats[0], admin.call(op="stats")))
+            except (OSError, RuntimeError, ValueError):
+                pass
         st = d.status()
         # listing 10,000 fds costs the gateway's core something: once a second is enough
         fds = d.fds() if args.fds and len(samples) % max(1, int(1 / args.sample_interval)) == 0 else None
@@ -735,6 +743,12 @@ def run_attack(name, args, known_flags):
         "connections": {"at_attack": stats_attack.get("connections"), "at_end": stats_end.get("connections"),
                         "after": stats_after.get("connections")},
         "daemon_fds_peak": peak_fds,
+        # once a second from the attack's start: seconds, RssAnon MiB, stats.buffered_input_bytes MiB, seq
+        "timeline": [(round(t - t_attack, 1), _anon_at(samples, t), round(st.get("buffered_input_bytes", 0) / MIB, 1),
+                      st.get("seq")) for t, st in stat_samples if t >= t_attack - 1],
+        "buffered_input_bytes_peak": max((st["buffered_input_bytes"] for t, st in stat_samples
+                                          if t_attack <= t <= t_end and "buffered_input_bytes" in st),
+                                         default=None),
         "daemon_nofile": d.nofile_limit(),
         "daemon_alive": alive_during and d.alive(),
         "gateway": gw_info,
@@ -748,6 +762,12 @@ def run_attack(name, args, known_flags):
         row["dir"] = d.dir
     row["notes"], row["failed"] = judge(row, args)
     return row
+
+
+def _anon_at(samples, t):
+    """RssAnon in MiB of the sample nearest to `t`."""
+    best = min(samples, key=lambda x: abs(x[0] - t), default=None)
+    return round((best[2] or 0) / 1024, 1) if best else None
 
 
 def _pct(a, b, seconds):
@@ -818,6 +838,8 @@ def judge(row, args):
                      f"answers unread")
         if a["closed_by_daemon"]:
             notes.append(f"closed by daemon ({a['closed_by_daemon']})")
+        if row["buffered_input_bytes_peak"] is not None:
+            notes.append(f"stats.buffered_input_bytes peak {row['buffered_input_bytes_peak'] / MIB:.1f} MiB")
     notes.append(f"log grew {row['map_used_growth_mib']['during']} MiB (map_used; in VmRSS as file pages)")
     notes.append(f"daemon CPU {row['daemon_cpu_pct']['before']}% → {row['daemon_cpu_pct']['during']}%")
     return notes, failed
@@ -871,8 +893,8 @@ def main():
     p.add_argument("--daemon-nofile", type=int, help="the daemon's soft RLIMIT_NOFILE (default: inherited; the hard limit is kept)")
     p.add_argument("--line-timeout", type=float, default=5,
                    help="--line-timeout-seconds given to a daemon that knows it (5, so slowloris runs short)")
-    p.add_argument("--idle-timeout", type=float, default=None,
-                   help="--idle-timeout-seconds given to a daemon that knows it (default: its own)")
+    p.add_argument("--idle-timeout", type=float, default=8,
+                   help="--idle-timeout-seconds given to a daemon that knows it, for slowloris only (8)")
     p.add_argument("--rate", type=int, default=3000, help="gateway consumes per second, in total (3000)")
     p.add_argument("--gateway-connections", type=int, default=4, help="gateway connections (4)")
     p.add_argument("--conns", type=int, default=None,
