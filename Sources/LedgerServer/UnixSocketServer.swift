@@ -123,6 +123,7 @@ public final class UnixSocketServer: Sendable {
         var phase = Phase.idle
         var connections: [UInt64: any Channel] = [:]
         var nextConnectionID: UInt64 = 1
+        var refusals = RefusalLog()
     }
 
     private let config: ServerConfig
@@ -247,13 +248,15 @@ public final class UnixSocketServer: Sendable {
     }
 
     private func admit(_ channel: any Channel, peer: PeerCredentials) -> EventLoopFuture<Void> {
-        enum Admission { case admitted(UInt64), full, stopping }
+        enum Admission { case admitted(UInt64), full(logCount: Int?), stopping }
         let admission: Admission = self.state.withLock { state in
             switch state.phase {
             case .starting, .running: break
             case .idle, .stopping, .stopped: return .stopping
             }
-            guard state.connections.count < self.config.maxConnections else { return .full }
+            guard state.connections.count < self.config.maxConnections else {
+                return .full(logCount: state.refusals.refused(now: .now()))
+            }
             let id = state.nextConnectionID
             state.nextConnectionID += 1
             state.connections[id] = channel
@@ -265,11 +268,15 @@ public final class UnixSocketServer: Sendable {
             // Accepted while the listener was closing: no answer can be promised, so none is given
             // (a failed initializer makes the bootstrap close the channel).
             return channel.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
-        case .full:
-            self.logger.notice(
-                "connection refused: limit reached",
-                metadata: peerMetadata.merging(["connections.max": "\(self.config.maxConnections)"]) { $1 }
-            )
+        case .full(let logCount):
+            if let logCount {
+                self.logger.notice(
+                    "connections refused: limit reached",
+                    metadata: peerMetadata.merging([
+                        "connections.max": "\(self.config.maxConnections)", "connections.refused": "\(logCount)",
+                    ]) { $1 }
+                )
+            }
             let line =
                 #"{"ok":false,"error":{"code":"unavailable","message":"connection limit (\#(self.config.maxConnections)) reached"}}"#
             return channel.eventLoop.makeCompletedFuture {
