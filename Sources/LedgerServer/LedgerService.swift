@@ -20,6 +20,8 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
     let queries: ViewQueries?
     /// How long `usage` and `report` wait for the read models to reach the head seen on arrival.
     let readWaitMs: Int
+    /// Live subscriptions at most (`--max-subscribers`); the next one is answered `unavailable`.
+    public var maxSubscribers = 64
     /// Runs `backup`; nil where the log is not in LMDB (tests on other storage).
     let backup: LogBackup?
     /// Backups run here, one at a time, never on the writer or the cooperative pool.
@@ -110,8 +112,16 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
                 // The stream starts after every earlier write of this connection was committed;
                 // the requests after it in the batch are ignored (the connection only streams now).
                 await flush()
+                // Each subscriber may hold one fetch of lines (256 KiB); their number bounds the total.
+                guard subscribers.reserve(limit: maxSubscribers) else {
+                    out[i] = Self.encode(
+                        id: request.id,
+                        .failure(Rejection(.unavailable, "subscriber limit (\(maxSubscribers)) reached; try again later")))
+                    continue
+                }
                 let stream = LogSubscription(
-                    q, storage: reader.storage, heads: writer.heads, readQueue: readQueue, gauge: subscribers)
+                    q, storage: reader.storage, heads: writer.heads, readQueue: readQueue, gauge: subscribers,
+                    reserved: true)
                 out[i] = Self.encode(id: request.id, .success(["subscribed": .bool(true)]))
                 return BatchAnswer(lines: Array(out[...i]), stream: stream)
             case .query(.backup(let dest)):

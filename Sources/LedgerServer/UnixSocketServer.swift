@@ -33,7 +33,7 @@ public struct ServerConfig: Sendable {
         socketGroup: String? = nil,
         maxLineBytes: Int = 65536,
         maxConnections: Int = 1024,
-        maxBatchLines: Int = 1024,
+        maxBatchLines: Int = 256,
         maxPendingLinesPerConnection: Int = 4096,
         eventLoopThreads: Int = System.coreCount,
         shutdownGracePeriod: Duration = .seconds(10),

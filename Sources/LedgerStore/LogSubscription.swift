@@ -9,6 +9,19 @@ public final class SubscriberGauge: Sendable {
     public init() {}
     public var count: Int { live.load(ordering: .relaxed) }
     func opened() { live.add(1, ordering: .relaxed) }
+
+    /// Counts one more subscription if fewer than `limit` are live; the subscription made with
+    /// `reserved: true` then takes the place (and gives it back when it ends).
+    public func reserve(limit: Int) -> Bool {
+        var current = live.load(ordering: .relaxed)
+        while current < limit {
+            let (exchanged, original) = live.compareExchange(
+                expected: current, desired: current + 1, ordering: .relaxed)
+            if exchanged { return true }
+            current = original
+        }
+        return false
+    }
     func released() { live.subtract(1, ordering: .relaxed) }
 }
 
@@ -62,7 +75,7 @@ public final class LogSubscription: Sendable {
 
     public init(
         _ query: SubscribeQuery, storage: any LogStorage, heads: HeadWatch, readQueue: DispatchQueue,
-        gauge: SubscriberGauge? = nil, limits: Limits = Limits()
+        gauge: SubscriberGauge? = nil, reserved: Bool = false, limits: Limits = Limits()
     ) {
         precondition(limits.chunkEventsMax >= 1 && limits.scanEventsMax >= 1 && limits.linesBytesMax >= 1)
         self.limits = limits
@@ -73,7 +86,7 @@ public final class LogSubscription: Sendable {
         self.readQueue = readQueue
         self.gauge = gauge
         self.state = Mutex(State(cursor: query.afterSeq))
-        gauge?.opened()
+        if !reserved { gauge?.opened() }
     }
 
     deinit { gauge?.released() }

@@ -102,6 +102,12 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
     var maxBufferedInputMiB = 32
 
     @Option(
+        name: .customLong("max-subscribers"),
+        help: ArgumentHelp(
+            "Live subscriptions at most (each holds up to 256 KiB of lines for a slow reader).", valueName: "n"))
+    var maxSubscribers = 64
+
+    @Option(
         name: .customLong("map-size-mib"),
         help: ArgumentHelp(
             "Initial LMDB map of the log in MiB (address space, not disk); it grows online when full.",
@@ -150,6 +156,7 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         guard maxBufferedInputMiB << 20 > 2 * maxLine else {
             throw ValidationError("--max-buffered-input-mib must hold more than two lines of --max-line")
         }
+        guard maxSubscribers >= 0 else { throw ValidationError("--max-subscribers must be at least 0") }
         guard readerCheckSeconds >= 1 else { throw ValidationError("--reader-check-seconds must be at least 1") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level \(logLevel) is unknown")
@@ -254,6 +261,7 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
                 maxBufferedInputBytes: maxBufferedInputMiB << 20,
                 maxPendingBytesPerConnection: min(4 << 20, maxBufferedInputMiB << 20) ),
             handler: service, logger: logger)
+        service.maxSubscribers = maxSubscribers
         service.connectionCount = { server.connectionCount }
         service.bufferedInputBytes = { server.inputBudget.usedBytes }
         writer.start()

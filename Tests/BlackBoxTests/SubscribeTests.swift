@@ -79,6 +79,22 @@ struct SubscribeTests {
         }
     }
 
+    @Test func subscribersPastTheLimit_areAnsweredUnavailable_untilOneCloses() throws {
+        try withLedger(manualClock + ["--max-subscribers", "2"]) { ledger in
+            let first = try Self.subscribe(ledger)
+            let second = try Self.subscribe(ledger)
+            let third = try ledger.connect()
+            expectError(try third.call("subscribe", [:]), code: "unavailable")
+            #expect(try ledger.ok("stats")["subscribers"]?.int == 2)
+            first.close()
+            #expect(try Self.waitForSubscribers(ledger, 1))
+            let again = try Self.subscribe(ledger)
+            again.close()
+            second.close()
+            third.close()
+        }
+    }
+
     @Test func subscribe_fromAnAfterSeqInTheMiddle_startsRightAfterIt() throws {
         try withLedger { ledger in
             try ledger.makeTeam("t")

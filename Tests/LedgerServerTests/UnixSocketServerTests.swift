@@ -450,7 +450,7 @@ struct UnixSocketServerTests {
             #expect(lines == ["{\"ok\":true}"] + (1...StreamingService.eventCount).map { "e\($0)" })
             #expect(await eventually { service.stream.cancelled.withLock { $0 } })
             #expect(await eventually { server.connectionCount == 0 })
-            #expect(service.stream.maxBatchAskedFor.withLock { $0 } == 1024)
+            #expect(service.stream.maxBatchAskedFor.withLock { $0 } == 256)
         }
     }
 }
