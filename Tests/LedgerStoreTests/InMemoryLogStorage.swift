@@ -43,6 +43,17 @@ final class InMemoryLogStorage: LogStorage {
 
     init() {}
 
+    /// A storage holding what `other` holds (its log and keys), without its faults or counters.
+    init(copying other: InMemoryLogStorage) {
+        let c = other.contents.withLock { $0 }
+        contents.withLock { mine in
+            mine.events = c.events
+            mine.keys = c.keys
+            mine.headSeq = c.headSeq
+            mine.headHash = c.headHash
+        }
+    }
+
     /// While true, every `commit` throws and stores nothing.
     var failCommits: Bool {
         get { contents.withLock { $0.failCommits } }
