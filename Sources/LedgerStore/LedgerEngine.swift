@@ -34,6 +34,10 @@ public final class LedgerEngine {
     private var cursor = Instant(ms: 0)
     private var pending = CommitBatch()
     private var batchKeys: [String: KeyRecord] = [:]
+    /// Where a clock op of the batch moves the manual clock, once the batch is durable: a batch
+    /// answered `unavailable` changes nothing, time included (its `clock.advance`, retried,
+    /// would otherwise move time twice).
+    private var pendingClock: Instant?
 
     let storage: any LogStorage
     let clock: any LedgerClock
@@ -112,7 +116,7 @@ public final class LedgerEngine {
     }
 
     public func execute(_ batch: [ParsedRequest]) -> [EngineAnswer] {
-        precondition(pending.isEmpty && batchKeys.isEmpty)
+        precondition(pending.isEmpty && batchKeys.isEmpty && pendingClock == nil)
         if let f = integrityFailure {
             return batch.map { $0.op == .ping ? .success(["seq": .int(storedHead.seq)]) : .failure(f) }
         }
@@ -143,6 +147,11 @@ public final class LedgerEngine {
             discardPending()
             return batch.map { _ in .failure(Rejection(.unavailable, "storage unavailable: \(error)")) }
         }
+        if let target = pendingClock, let manual = clock.manual {
+            let moved = manual.set(target)
+            assert(moved, "only the writer moves the manual clock, and only forward")
+        }
+        pendingClock = nil
         return answers
     }
 
@@ -150,6 +159,7 @@ public final class LedgerEngine {
     private func discardPending() {
         pending = CommitBatch()
         batchKeys.removeAll(keepingCapacity: true)
+        pendingClock = nil
         do {
             try reload()
         } catch {
@@ -394,10 +404,11 @@ public final class LedgerEngine {
         guard let manual = clock.manual else {
             return .failure(Rejection(.unknownOp, "clock ops exist only with --clock manual"))
         }
-        guard target >= now, manual.set(target) else {
+        guard target >= now, target >= manual.now() else {
             return .failure(.badRequest("time never goes back: the clock is at \(now.rfc3339)"))
         }
         now = target
+        pendingClock = target
         let appended = runScheduler(upTo: target)
         return .success(["now": .string(target.rfc3339), "appended": .int(appended)])
     }

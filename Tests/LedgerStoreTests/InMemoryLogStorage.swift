@@ -9,6 +9,7 @@ import Synchronization
 final class InMemoryLogStorage: LogStorage {
     enum Fault: Error, Equatable, CustomStringConvertible {
         case commitRefused
+        case mapFull
         case lookupRefused
         case notConsecutive(expected: UInt64, found: UInt64)
         case headMismatch(head: UInt64, lastEvent: UInt64)
@@ -16,6 +17,7 @@ final class InMemoryLogStorage: LogStorage {
         var description: String {
             switch self {
             case .commitRefused: "injected commit failure"
+            case .mapFull: "injected MDB_MAP_FULL"
             case .lookupRefused: "injected lookup failure"
             case .notConsecutive(let e, let f): "event seq \(f) where \(e) was expected"
             case .headMismatch(let h, let l): "head record says \(h) but the last event is \(l)"
@@ -30,12 +32,27 @@ final class InMemoryLogStorage: LogStorage {
         var headHash: [UInt8] = HashChain.genesis
         var failCommits = false
         var failLookups = false
+        var mapFullAttempts = 0
+        var growsOnMapFull = false
         var commits = 0
+        var commitAttempts = 0
+        var failedCommits = 0
     }
 
     private let contents = Mutex(Contents())
 
     init() {}
+
+    /// A storage holding what `other` holds (its log and keys), without its faults or counters.
+    init(copying other: InMemoryLogStorage) {
+        let c = other.contents.withLock { $0 }
+        contents.withLock { mine in
+            mine.events = c.events
+            mine.keys = c.keys
+            mine.headSeq = c.headSeq
+            mine.headHash = c.headHash
+        }
+    }
 
     /// While true, every `commit` throws and stores nothing.
     var failCommits: Bool {
@@ -49,8 +66,22 @@ final class InMemoryLogStorage: LogStorage {
         set { contents.withLock { $0.failLookups = newValue } }
     }
 
+    /// The next `n` commit attempts find the map full. With `growsOnMapFull` the storage behaves
+    /// as the LMDB one does below its maximum size: it grows and retries the whole transaction
+    /// inside the same `commit`, so the caller never sees the failure; without it, the attempt
+    /// throws `mapFull` and stores nothing (the maximum size reached).
+    func mapFull(attempts n: Int, grows: Bool) {
+        contents.withLock {
+            $0.mapFullAttempts = n
+            $0.growsOnMapFull = grows
+        }
+    }
+
     /// Successful commits that stored something.
     var commits: Int { contents.withLock { $0.commits } }
+    /// Calls of `commit` with something to store, and those of them that threw.
+    var commitAttempts: Int { contents.withLock { $0.commitAttempts } }
+    var failedCommits: Int { contents.withLock { $0.failedCommits } }
     var eventCount: Int { contents.withLock { $0.events.count } }
     var keyCount: Int { contents.withLock { $0.keys.count } }
 
@@ -80,21 +111,35 @@ final class InMemoryLogStorage: LogStorage {
     func commit(_ batch: CommitBatch) throws {
         guard !batch.isEmpty else { return }
         try contents.withLock { c throws(Fault) in
-            if c.failCommits { throw Fault.commitRefused }
-            var next = UInt64(c.events.count) + 1
-            for e in batch.events {
-                guard e.seq == next else { throw Fault.notConsecutive(expected: next, found: e.seq) }
-                next += 1
+            c.commitAttempts += 1
+            do throws(Fault) {
+                try Self.apply(batch, to: &c)
+            } catch {
+                c.failedCommits += 1
+                throw error
             }
-            guard batch.headSeq == next - 1 else { throw Fault.headMismatch(head: batch.headSeq, lastEvent: next - 1) }
-            // Validated: now apply all of it.
-            c.events.append(contentsOf: batch.events.map(\.stored))
-            for k in batch.keys { c.keys[k.key] = k.record }
-            if let cutoff = batch.pruneKeysBefore { c.keys = c.keys.filter { $0.value.ts >= cutoff } }
-            c.headSeq = batch.headSeq
-            c.headHash = batch.headHash
-            c.commits += 1
         }
+    }
+
+    private static func apply(_ batch: CommitBatch, to c: inout Contents) throws(Fault) {
+        if c.failCommits { throw Fault.commitRefused }
+        while c.mapFullAttempts > 0 {
+            c.mapFullAttempts -= 1
+            if !c.growsOnMapFull { throw Fault.mapFull }
+        }
+        var next = UInt64(c.events.count) + 1
+        for e in batch.events {
+            guard e.seq == next else { throw Fault.notConsecutive(expected: next, found: e.seq) }
+            next += 1
+        }
+        guard batch.headSeq == next - 1 else { throw Fault.headMismatch(head: batch.headSeq, lastEvent: next - 1) }
+        // Validated: now apply all of it.
+        c.events.append(contentsOf: batch.events.map(\.stored))
+        for k in batch.keys { c.keys[k.key] = k.record }
+        if let cutoff = batch.pruneKeysBefore { c.keys = c.keys.filter { $0.value.ts >= cutoff } }
+        c.headSeq = batch.headSeq
+        c.headHash = batch.headHash
+        c.commits += 1
     }
 
     func events(from: UInt64, limit: Int) throws -> [StoredEvent] {
