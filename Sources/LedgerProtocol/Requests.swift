@@ -190,7 +190,7 @@ public enum RequestParser {
     }
 
     /// Every request, through a JSON tree: the reference that the fast path must agree with.
-    static func parseGeneral(_ line: [UInt8]) -> Result<ParsedRequest, RequestFailure> {
+    package static func parseGeneral(_ line: [UInt8]) -> Result<ParsedRequest, RequestFailure> {
         let value: JSON
         do {
             value = try JSONParser.parse(line)
