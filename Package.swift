@@ -75,6 +75,18 @@ let package = Package(
                 .product(name: "Rainbow", package: "Rainbow"),
             ]
         ),
+        // libFuzzer target (tools/fuzz builds it with -DFUZZING and the fuzzer sanitizer); a plain
+        // build gets an executable that replays input files through the same checks.
+        .executableTarget(
+            name: "tokenledger-fuzz",
+            dependencies: [
+                "LedgerServer", "LedgerStore", "LedgerProtocol", "LedgerCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ),
         .target(name: "LedgerClient"),
         .target(name: "LedgerTestKit", dependencies: ["LedgerClient"]),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),

@@ -14,11 +14,11 @@ import LedgerCore
 /// repeated or ill-typed member, a value out of range) returns nil, and the general parser then
 /// answers, with its own error messages. The payload digest is computed from the members in
 /// RFC 8785 order, which is exactly the canonical form the general parser hashes.
-enum FastRequestParser {
+package enum FastRequestParser {
     /// Longer lines go to the general parser: the hot requests are far shorter.
     static let lineBytesMax = 4096
 
-    static func parse(_ line: [UInt8]) -> ParsedRequest? {
+    package static func parse(_ line: [UInt8]) -> ParsedRequest? {
         guard line.count <= lineBytesMax else { return nil }
         return line.withUnsafeBufferPointer { buf in
             withUnsafeTemporaryAllocation(of: Token.self, capacity: Name.allCases.count) { tokens in

@@ -190,7 +190,7 @@ public enum RequestParser {
     }
 
     /// Every request, through a JSON tree: the reference that the fast path must agree with.
-    static func parseGeneral(_ line: [UInt8]) -> Result<ParsedRequest, RequestFailure> {
+    package static func parseGeneral(_ line: [UInt8]) -> Result<ParsedRequest, RequestFailure> {
         let value: JSON
         do {
             value = try JSONParser.parse(line)
@@ -442,12 +442,16 @@ public enum RequestParser {
         let input = try f.optionalAmount("input_tokens")
         let output = try f.optionalAmount("output_tokens")
         var params: JSONObject?
-        if let p = try f.optionalObject("params") {
-            for m in p.members {
-                switch m.value {
+        if var p = try f.optionalObject("params") {
+            for i in p.members.indices {
+                switch p.members[i].value {
                 case .string: continue
-                case .number(let n) where n.int64.map({ abs($0) <= Amount.max }) ?? false: continue
-                default: throw .badRequest("params.\(m.key) must be a string or an integer within ±(2^53-1)")
+                case .number(let n) where n.int64.map({ abs($0) <= Amount.max }) ?? false:
+                    // As the canonical bytes (and so the event) will write it: `-0`, `1e2` and
+                    // `100` are one value, and the request must mean what its event says.
+                    p.members[i].value = .int(n.int64!)
+                default:
+                    throw .badRequest("params.\(p.members[i].key) must be a string or an integer within ±(2^53-1)")
                 }
             }
             params = p

@@ -70,6 +70,11 @@ extension LogStorage {
 public struct StoredEvent: Sendable {
     public var seq: UInt64
     public var bytes: [UInt8]
+
+    public init(seq: UInt64, bytes: [UInt8]) {
+        self.seq = seq
+        self.bytes = bytes
+    }
 }
 
 /// The log's storage, behind a protocol so that a test can drive the writer deterministically

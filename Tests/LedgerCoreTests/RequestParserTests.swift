@@ -122,6 +122,17 @@ import Testing
         Row(name: "lone surrogate escape", line: #"{"op":"ping","id":"\ud800"}"#, code: .badRequest),
     ]
 
+    /// Found by the fuzzer: a request must mean what its canonical bytes (its event) say, so a
+    /// params integer written `-0` is the `0` those bytes hold.
+    @Test func paramsIntegers_areKeptAsTheirCanonicalBytesWriteThem() throws {
+        let minusZero = Array(#"{"op":"estimate","model":"sd","params":{"x":-0,"steps":50}}"#.utf8)
+        let zero = Array(#"{"op":"estimate","model":"sd","params":{"x":0,"steps":50}}"#.utf8)
+        let a = try RequestParser.parse(minusZero).get()
+        let b = try RequestParser.parse(zero).get()
+        #expect(a.body == b.body)
+        #expect(a.payloadDigest == b.payloadDigest)
+    }
+
     @Test(arguments: RequestParserTests.rows)
     func parse_whenRequestIsWrong_answersTheFirstErrorInContractOrder(_ row: Row) throws {
         let f = try #require(Self.failure(row.line), "accepted: \(row.line)")

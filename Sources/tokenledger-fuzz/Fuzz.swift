@@ -1,0 +1,278 @@
+import LedgerCore
+import LedgerProtocol
+import LedgerServer
+import LedgerStore
+import Logging
+import NIOCore
+import NIOEmbedded
+
+/// One fuzz input is the bytes a client sends on one connection. Each step checks a property
+/// and stops the process (`preconditionFailure`) when it does not hold, which libFuzzer reports
+/// as a crash with the input that caused it:
+///
+/// 1. The line decoder (through NIO's `ByteToMessageHandler`, as the server runs it) yields the
+///    same frames whether the bytes arrive at once or in small chunks, and the frames a plain
+///    reference splitter of PROTOCOL §1 yields; it never keeps more than `max + 1` bytes.
+/// 2. Each line through `RequestParser`: when the fast path takes a line, the general parser
+///    accepts it with the same id, op, key, body and payload digest.
+/// 3. JSON: parse → canonical bytes → parse is a fixed point, and a request that parsed gives
+///    the same op, key, body and digest when parsed again from its canonical bytes.
+/// 4. The decider: the parsed requests run against an engine on in-memory storage, after a
+///    fixed set-up (a team, users, a pod, prices, a top-up). A rejected request appends and
+///    changes nothing; a duplicate appends nothing; the same requests as one batch answer the
+///    same and reach the same head hash; replaying the stored log gives the same state.
+enum FuzzChecks {
+    /// Small, so that the fuzzer reaches `.tooLong` with `-max_len 4096`.
+    static let maxLineBytes = 1024
+    /// Requests of one input that reach the engine: enough for a story, bounded for speed.
+    static let engineRequestsMax = 64
+    /// Clock ops that would take the clock past this much after the start are left out of the
+    /// engine run. Under the key retention (30 days) no key is pruned, so one batch and one
+    /// request at a time must agree (a pruned key may be forgotten at a different moment, which
+    /// PROTOCOL §4 allows: keys are kept "at least" that long); it also keeps inputs fast.
+    static let clockReachMs: Int64 = 25 * 86_400_000
+
+    static func run(_ input: [UInt8]) {
+        let frames = decodedFrames(input, chunkBytes: nil)
+        // About eight writes, their boundaries moving with the input's length (each write costs).
+        let chunked = decodedFrames(input, chunkBytes: input.count / 8 + input.count % 7 + 1)
+        let expected = referenceFrames(input)
+        precondition(frames == expected, "decoder (one write) differs from the reference splitter")
+        precondition(chunked == expected, "decoder (chunked writes) differs from the reference splitter")
+
+        var requests: [ParsedRequest] = []
+        var clockMs = EngineCheck.start.ms
+        for case .line(let line) in frames {
+            checkJSON(line)
+            if case .success(let request) = checkParser(line), requests.count < engineRequestsMax,
+                keepsClockInReach(request, clockMs: &clockMs)
+            {
+                requests.append(request)
+            }
+        }
+        if !requests.isEmpty { EngineCheck.run(requests) }
+    }
+
+    // MARK: - 1. Line decoder
+
+    static func decodedFrames(_ input: [UInt8], chunkBytes: Int?) -> [LineFrame] {
+        let channel = EmbeddedChannel(
+            handler: ByteToMessageHandler(
+                LineFrameDecoder(maxLineBytes: maxLineBytes), maximumBufferSize: maxLineBytes + 1))
+        var frames: [LineFrame] = []
+        func drain() {
+            // A buffer over `maximumBufferSize` would surface here as an error: the decoder's bound broken.
+            do {
+                while let f = try channel.readInbound(as: LineFrame.self) { frames.append(f) }
+            } catch {
+                preconditionFailure("decoder error: \(error)")
+            }
+        }
+        var start = 0
+        let step = chunkBytes ?? max(input.count, 1)
+        while start < input.count {
+            let end = min(input.count, start + step)
+            do {
+                try channel.writeInbound(channel.allocator.buffer(bytes: input[start..<end]))
+            } catch {
+                preconditionFailure("decoder error on write: \(error)")
+            }
+            drain()
+            start = end
+        }
+        _ = try? channel.finish()
+        drain()
+        return frames
+    }
+
+    /// PROTOCOL §1, written plainly: lines end at `\n`, one `\r` before it is dropped, empty lines
+    /// are skipped, a line over the limit is `.tooLong` and ends the stream, half a line at EOF is
+    /// dropped unless it is already certain to be over the limit.
+    static func referenceFrames(_ input: [UInt8]) -> [LineFrame] {
+        var frames: [LineFrame] = []
+        var rest = input[...]
+        while let nl = rest.firstIndex(of: 0x0A) {
+            var line = rest[..<nl]
+            if line.last == 0x0D { line = line.dropLast() }
+            if line.count > maxLineBytes { return frames + [.tooLong] }
+            if !line.isEmpty { frames.append(.line(Array(line))) }
+            rest = rest[(nl + 1)...]
+        }
+        if rest.count > maxLineBytes + 1 || (rest.count == maxLineBytes + 1 && rest.last != 0x0D) {
+            frames.append(.tooLong)
+        }
+        return frames
+    }
+
+    // MARK: - 2. Request parser
+
+    static func checkParser(_ line: [UInt8]) -> Result<ParsedRequest, RequestFailure> {
+        let parsed = RequestParser.parse(line)
+        guard let fast = FastRequestParser.parse(line) else { return parsed }
+        guard case .success(let general) = RequestParser.parseGeneral(line) else {
+            preconditionFailure("the fast path accepted a line that the general parser refuses")
+        }
+        precondition(fast.id == general.id, "fast and general parsers differ on id")
+        precondition(fast.op == general.op, "fast and general parsers differ on op")
+        precondition(fast.key == general.key, "fast and general parsers differ on key")
+        precondition(fast.body == general.body, "fast and general parsers differ on body")
+        precondition(fast.payloadDigest == general.payloadDigest, "fast and general parsers differ on digest")
+        return parsed
+    }
+
+    // MARK: - 3. JSON and its canonical form
+
+    static func checkJSON(_ line: [UInt8]) {
+        guard let value = try? JSONParser.parse(line) else { return }
+        let canonical = CanonicalJSON.bytes(value)
+        guard let again = try? JSONParser.parse(canonical) else {
+            preconditionFailure("canonical bytes do not parse")
+        }
+        precondition(CanonicalJSON.bytes(again) == canonical, "canonical JSON is not a fixed point")
+        guard case .success(let request) = RequestParser.parseGeneral(line) else { return }
+        guard case .success(let fromCanonical) = RequestParser.parseGeneral(canonical) else {
+            preconditionFailure("a request refused once written canonically")
+        }
+        precondition(
+            request.op == fromCanonical.op && request.key == fromCanonical.key && request.body == fromCanonical.body
+                && request.payloadDigest == fromCanonical.payloadDigest,
+            "a request parses differently from its canonical bytes")
+    }
+
+    /// Whether `request` keeps the clock (at most `clockMs`, updated) within `clockReachMs` of the start.
+    static func keepsClockInReach(_ request: ParsedRequest, clockMs: inout Int64) -> Bool {
+        let target: Int64
+        switch request.body {
+        case .query(.clockAdvance(let seconds)): target = clockMs + seconds * 1000
+        case .query(.clockSet(let at)): target = max(clockMs, at.ms)
+        default: return true
+        }
+        guard target - EngineCheck.start.ms <= clockReachMs else { return false }
+        clockMs = target
+        return true
+    }
+}
+
+/// The decider on parsed requests.
+enum EngineCheck {
+    static let start = Instant(rfc3339: "2026-03-10T09:00:00.000Z")!
+    static let setUp: [ParsedRequest] = [
+        #"{"op":"team.create","team":"acme","plan":"starter","daily_limit":200000}"#,
+        #"{"op":"team.create","team":"zeta","timezone":"Europe/Madrid"}"#,
+        #"{"op":"user.add","team":"acme","user":"ann"}"#,
+        #"{"op":"user.add","team":"acme","user":"bob","daily_limit":500}"#,
+        #"{"op":"user.add","team":"zeta","user":"zed"}"#,
+        #"{"op":"pod.create","team":"acme","pod":"p1","budget":1000,"budget_action":"pause"}"#,
+        #"{"op":"price.set","model":"gpt","kind":"text","input_weight":1,"output_weight":3}"#,
+        #"{"op":"price.set","model":"sd","kind":"image","base":10,"factors":{"resolution":{"1024x1024":1.5}},"per_steps":25}"#,
+        #"{"op":"topup","team":"acme","amount":1000,"key":"setup-topup"}"#,
+    ].map { line in
+        guard case .success(let r) = RequestParser.parse(Array(line.utf8)) else {
+            preconditionFailure("set-up request does not parse: \(line)")
+        }
+        return r
+    }
+    static let logger = Logger(label: "fuzz") { _ in SwiftLogNoOpLogHandler() }
+
+    /// The log after the set-up, made once: each input starts an engine on a copy of it, which
+    /// also folds and hash-checks those events the way a daemon's start does.
+    static let setUpLog: MemoryLogStorage = {
+        let storage = MemoryLogStorage()
+        let engine = startEngine(on: storage)
+        let answers = engine.execute(setUp)
+        for case .failure(let r) in answers { preconditionFailure("set-up refused: \(r)") }
+        return storage
+    }()
+
+    static func startEngine(on storage: MemoryLogStorage) -> LedgerEngine {
+        do {
+            return try LedgerEngine(
+                storage: storage, clock: ManualClock(at: start), config: EngineConfig(), logger: logger)
+        } catch {
+            preconditionFailure("engine did not start: \(error)")
+        }
+    }
+
+    static func makeEngine() -> (LedgerEngine, MemoryLogStorage) {
+        let storage = setUpLog.copy()
+        return (startEngine(on: storage), storage)
+    }
+
+    static func rendered(_ a: EngineAnswer) -> [UInt8] {
+        switch a {
+        case .success(let answer): CanonicalJSON.bytes(.object(answer.object))
+        case .failure(let r): Array("\(r.code) \(r.scope.map { "\($0)" } ?? "") \(r.message)".utf8)
+        }
+    }
+
+    static func run(_ requests: [ParsedRequest]) {
+        // One request per batch: each rejection must leave everything as it was.
+        let (engine, storage) = makeEngine()
+        var answers: [EngineAnswer] = []
+        for request in requests {
+            let state = engine.state
+            let hash = engine.headHash
+            let count = storage.eventCount
+            let answer = engine.execute([request])[0]
+            answers.append(answer)
+            switch answer {
+            case .failure:
+                precondition(storage.eventCount == count, "a rejected request appended an event")
+                precondition(engine.headHash == hash, "a rejected request moved the head")
+                precondition(engine.state == state, "a rejected request changed the state")
+            case .success(let a):
+                if a.object["duplicate"] == .bool(true) {
+                    precondition(storage.eventCount == count, "a duplicate appended an event")
+                }
+            }
+        }
+
+        // The same requests as one batch: the same answers, the same log.
+        let (batchEngine, _) = makeEngine()
+        let batchAnswers = batchEngine.execute(requests)
+        precondition(batchAnswers.count == requests.count, "a batch answered a different number of requests")
+        for (a, b) in zip(answers, batchAnswers) {
+            precondition(rendered(a) == rendered(b), "one batch answers differently from one request at a time")
+        }
+        precondition(batchEngine.headHash == engine.headHash, "one batch stored a different log")
+
+        // Replay: a new engine on the stored log folds to the same state.
+        let replayed = startEngine(on: storage)
+        precondition(replayed.state == engine.state, "replaying the log gives a different state")
+        precondition(replayed.headHash == engine.headHash, "replaying the log gives a different head hash")
+    }
+}
+
+#if FUZZING
+    @_cdecl("LLVMFuzzerTestOneInput")
+    public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+        FuzzChecks.run(Array(UnsafeBufferPointer(start: data, count: size)))
+        return 0
+    }
+#else
+    import Foundation
+
+    func readFile(_ path: String) -> [UInt8]? {
+        FileManager.default.contents(atPath: path).map { [UInt8]($0) }
+    }
+
+    /// Without libFuzzer (a normal build): replays the files named on the command line through
+    /// the same checks, so a crash input reproduces in a debug build (`swift run tokenledger-fuzz FILE`).
+    @main
+    enum ReplayMain {
+        static func main() throws {
+            let paths = CommandLine.arguments.dropFirst()
+            if paths.isEmpty {
+                print("usage: tokenledger-fuzz FILE...  (tools/fuzz builds the libFuzzer target)")
+            }
+            for path in paths {
+                guard let bytes = readFile(path) else {
+                    print("cannot read \(path)")
+                    continue
+                }
+                FuzzChecks.run(bytes)
+                print("ok \(path) (\(bytes.count) bytes)")
+            }
+        }
+    }
+#endif
