@@ -74,8 +74,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch Self.unwrapInboundIn(data) {
         case .line(let line):
-            self.machine.lineReceived(line)
-            self.report()
+            self.machine.lineReceived(line)  // reported once per read, in channelReadComplete
         case .tooLong:
             self.logger.notice("line too long, closing", metadata: ["line.bytes.max": "\(self.maxLineBytes)"])
             self.perform(self.machine.lineTooLongReceived())
