@@ -40,6 +40,7 @@ let package = Package(
                 "LMDB", "LedgerCore", "LedgerProtocol",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .target(
@@ -80,13 +81,15 @@ let package = Package(
         .executableTarget(
             name: "tokenledger-fuzz",
             dependencies: [
-                "LedgerServer", "LedgerStore", "LedgerProtocol", "LedgerCore",
+                "LedgerServer", "LedgerStore", "LedgerMemoryStore", "LedgerProtocol", "LedgerCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),
+        // A LogStorage in memory with fault injection, for the tests, the writer simulation and the fuzzer.
+        .target(name: "LedgerMemoryStore", dependencies: ["LedgerStore", "LedgerCore"]),
         .target(name: "LedgerClient"),
         .target(name: "LedgerTestKit", dependencies: ["LedgerClient"]),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
@@ -97,12 +100,12 @@ let package = Package(
         ),
         .testTarget(
             name: "LedgerStoreTests",
-            dependencies: ["LedgerStore", "LedgerCore", "LMDB", "LedgerTestKit", "LedgerProjections"]
+            dependencies: ["LedgerStore", "LedgerCore", "LMDB", "LedgerTestKit", "LedgerProjections", "LedgerMemoryStore"]
         ),
         .testTarget(
             name: "LedgerServerTests",
             dependencies: [
-                "LedgerServer",
+                "LedgerServer", "LedgerStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]

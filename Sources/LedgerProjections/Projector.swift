@@ -3,7 +3,6 @@ import LMDB
 import LedgerCore
 import LedgerStore
 import Logging
-import Synchronization
 
 /// A serial executor on one dedicated thread: the projectors' LMDB transactions block, so
 /// they run here and never on Swift's small cooperative pool.
@@ -166,10 +165,10 @@ public final class ProjectionHub: @unchecked Sendable {
     let logger: Logger
     let executor = ProjectionExecutor(name: "tokenledger-projector")
     let projectors: [ProjectionName: Projector]
-    private let checkpoints: Mutex<[ProjectionName: UInt64]>
+    private let checkpoints: Locked<[ProjectionName: UInt64]>
     /// The lowest checkpoint of all projectors.
     public let progress: HeadWatch
-    private let rebuildRunning = Mutex(false)
+    private let rebuildRunning = Locked(false)
     private var feed: Task<Void, Never>?
     /// Events read per chunk when keeping up, and when far behind (after a restart).
     static let liveChunk = 4096
@@ -194,7 +193,7 @@ public final class ProjectionHub: @unchecked Sendable {
             }
             positions[n] = c
         }
-        checkpoints = Mutex(positions)
+        checkpoints = Locked(positions)
         progress = HeadWatch(seq: positions.values.min() ?? 0)
         var ps: [ProjectionName: Projector] = [:]
         let box = CheckpointSink()

@@ -1,7 +1,7 @@
+import LedgerStore
 import Logging
 import NIOCore
 import NIOPosix
-import Synchronization
 
 /// Where and how the server listens, and the limits it keeps.
 public struct ServerConfig: Sendable {
@@ -129,7 +129,7 @@ public final class UnixSocketServer: Sendable {
     private let config: ServerConfig
     private let handler: any RequestBatchHandler
     private let logger: Logger
-    private let state = Mutex(State())
+    private let state = Locked(State())
     /// Request bytes buffered across every connection (`stats.buffered_input_bytes`).
     public let inputBudget: InputBudget
     /// The most one socket read takes in.

@@ -1,6 +1,5 @@
 import Foundation
 import LedgerCore
-import Synchronization
 
 /// The daemon's clock: a dependency, so tests and `--clock manual` drive time by hand.
 public protocol LedgerClock: Sendable {
@@ -21,9 +20,9 @@ public struct SystemClock: LedgerClock {
 
 /// Time moves only when told; it never goes back.
 public final class ManualClock: LedgerClock, Sendable {
-    private let time: Mutex<Instant>
+    private let time: Locked<Instant>
 
-    public init(at start: Instant) { time = Mutex(start) }
+    public init(at start: Instant) { time = Locked(start) }
 
     public func now() -> Instant { time.withLock { $0 } }
     public var manual: ManualClock? { self }

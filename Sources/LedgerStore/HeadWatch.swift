@@ -1,4 +1,3 @@
-import Synchronization
 
 /// The committed head seq, with a way to wait until it passes a seq. The writer publishes
 /// after every commit; subscribers and projectors wait here instead of polling. Waiting
@@ -17,9 +16,9 @@ public final class HeadWatch: Sendable {
         var waiters: [Waiter] = []
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
-    public init(seq: UInt64) { state = Mutex(State(seq: seq)) }
+    public init(seq: UInt64) { state = Locked(State(seq: seq)) }
 
     public var seq: UInt64 { state.withLock { $0.seq } }
 

@@ -71,7 +71,7 @@ public final class LogSubscription: Sendable {
     private let readQueue: DispatchQueue
     private let gauge: SubscriberGauge?
     private let limits: Limits
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     public init(
         _ query: SubscribeQuery, storage: any LogStorage, heads: HeadWatch, readQueue: DispatchQueue,
@@ -85,7 +85,7 @@ public final class LogSubscription: Sendable {
         self.types = query.types
         self.readQueue = readQueue
         self.gauge = gauge
-        self.state = Mutex(State(cursor: query.afterSeq))
+        self.state = Locked(State(cursor: query.afterSeq))
         if !reserved { gauge?.opened() }
     }
 

@@ -3,7 +3,6 @@ import Foundation
 import LedgerCore
 import LedgerProtocol
 import Logging
-import Synchronization
 
 public struct WriterLimits: Sendable {
     /// Requests decided in one transaction (one fsync).
@@ -41,7 +40,7 @@ public final class Writer: @unchecked Sendable {
     private let logger: Logger
     private let condition = NSCondition()
     private var queue = Queue()  // guarded by `condition`
-    private let headBox: Mutex<LogHead>
+    private let headBox: Locked<LogHead>
     /// Wakes subscribers and projectors when the head moves.
     public let heads: HeadWatch
     private var thread: Thread?
@@ -54,14 +53,14 @@ public final class Writer: @unchecked Sendable {
         self.engine = engine
         self.limits = limits
         self.logger = logger
-        headBox = Mutex(engine.logHead)
-        failureBox = Mutex(engine.integrityFailure)
+        headBox = Locked(engine.logHead)
+        failureBox = Locked(engine.integrityFailure)
         heads = HeadWatch(seq: engine.logHead.seq)
     }
 
     public var head: LogHead { headBox.withLock { $0 } }
 
-    private let failureBox: Mutex<Rejection?>
+    private let failureBox: Locked<Rejection?>
     /// Set while the log fails its hash check: nothing computed from the log is served then.
     public var integrityFailure: Rejection? { failureBox.withLock { $0 } }
 

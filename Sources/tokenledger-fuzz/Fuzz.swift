@@ -1,4 +1,5 @@
 import LedgerCore
+import LedgerMemoryStore
 import LedgerProtocol
 import LedgerServer
 import LedgerStore
@@ -176,15 +177,15 @@ enum EngineCheck {
 
     /// The log after the set-up, made once: each input starts an engine on a copy of it, which
     /// also folds and hash-checks those events the way a daemon's start does.
-    static let setUpLog: MemoryLogStorage = {
-        let storage = MemoryLogStorage()
+    static let setUpLog: InMemoryLogStorage = {
+        let storage = InMemoryLogStorage()
         let engine = startEngine(on: storage)
         let answers = engine.execute(setUp)
         for case .failure(let r) in answers { preconditionFailure("set-up refused: \(r)") }
         return storage
     }()
 
-    static func startEngine(on storage: MemoryLogStorage) -> LedgerEngine {
+    static func startEngine(on storage: InMemoryLogStorage) -> LedgerEngine {
         do {
             return try LedgerEngine(
                 storage: storage, clock: ManualClock(at: start), config: EngineConfig(), logger: logger)
@@ -193,8 +194,8 @@ enum EngineCheck {
         }
     }
 
-    static func makeEngine() -> (LedgerEngine, MemoryLogStorage) {
-        let storage = setUpLog.copy()
+    static func makeEngine() -> (LedgerEngine, InMemoryLogStorage) {
+        let storage = InMemoryLogStorage(copying: setUpLog)
         return (startEngine(on: storage), storage)
     }
 

@@ -1,8 +1,8 @@
 import Foundation
 import Glibc
 import LedgerServer
+import LedgerStore
 import Logging
-import Synchronization
 
 /// Runs blocking work on its own thread: a blocking `read` on Swift's 2-thread cooperative pool
 /// would starve the very service tasks it waits for.
@@ -140,7 +140,7 @@ final class EchoService: RequestBatchHandler {
     }
 
     let delayMs: Int
-    let record = Mutex(Record())
+    let record = Locked(Record())
     /// Resumed (once each) when a batch starts, for tests that act while one is in flight.
     let batchStarted: AsyncStream<Int>
     private let batchStartedContinuation: AsyncStream<Int>.Continuation

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import LedgerServer
+import LedgerStore
 import Synchronization
 import Testing
 
@@ -461,9 +462,9 @@ final class StreamingService: RequestBatchHandler {
     static let eventCount = 50
 
     final class Stream: EventLineStream {
-        let produced = Mutex(0)
-        let cancelled = Mutex(false)
-        let maxBatchAskedFor = Mutex(0)
+        let produced = Locked(0)
+        let cancelled = Locked(false)
+        let maxBatchAskedFor = Locked(0)
 
         func next(limit: Int) async throws -> [[UInt8]]? {
             self.maxBatchAskedFor.withLock { $0 = max($0, limit) }

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import LedgerCore
+import LedgerMemoryStore
 import LedgerProtocol
 import Synchronization
 import Testing

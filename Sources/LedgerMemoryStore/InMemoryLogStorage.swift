@@ -1,20 +1,19 @@
 import LedgerCore
-import Synchronization
+import LedgerStore
 
-@testable import LedgerStore
-
-/// A `LogStorage` in memory, for driving the engine deterministically and injecting faults.
+/// A `LogStorage` in memory, for driving the engine deterministically and injecting faults: the
+/// tests, the writer simulation and the fuzzer use it; the daemon never does.
 /// It holds the same promises as the LMDB one: a commit is all or nothing, the log grows by
 /// consecutive seqs from 1, and the head record names the last event.
-final class InMemoryLogStorage: LogStorage {
-    enum Fault: Error, Equatable, CustomStringConvertible {
+public final class InMemoryLogStorage: LogStorage {
+    public enum Fault: Error, Equatable, CustomStringConvertible {
         case commitRefused
         case mapFull
         case lookupRefused
         case notConsecutive(expected: UInt64, found: UInt64)
         case headMismatch(head: UInt64, lastEvent: UInt64)
 
-        var description: String {
+        public var description: String {
             switch self {
             case .commitRefused: "injected commit failure"
             case .mapFull: "injected MDB_MAP_FULL"
@@ -30,21 +29,21 @@ final class InMemoryLogStorage: LogStorage {
         var keys: [String: KeyRecord] = [:]
         var headSeq: UInt64 = 0
         var headHash: [UInt8] = HashChain.genesis
-        var failCommits = false
-        var failLookups = false
+        public var failCommits = false
+        public var failLookups = false
         var mapFullAttempts = 0
         var growsOnMapFull = false
-        var commits = 0
-        var commitAttempts = 0
-        var failedCommits = 0
+        public var commits = 0
+        public var commitAttempts = 0
+        public var failedCommits = 0
     }
 
-    private let contents = Mutex(Contents())
+    private let contents = Locked(Contents())
 
-    init() {}
+    public init() {}
 
     /// A storage holding what `other` holds (its log and keys), without its faults or counters.
-    init(copying other: InMemoryLogStorage) {
+    public init(copying other: InMemoryLogStorage) {
         let c = other.contents.withLock { $0 }
         contents.withLock { mine in
             mine.events = c.events
@@ -55,13 +54,13 @@ final class InMemoryLogStorage: LogStorage {
     }
 
     /// While true, every `commit` throws and stores nothing.
-    var failCommits: Bool {
+    public var failCommits: Bool {
         get { contents.withLock { $0.failCommits } }
         set { contents.withLock { $0.failCommits = newValue } }
     }
 
     /// While true, every `lookupKeys` throws.
-    var failLookups: Bool {
+    public var failLookups: Bool {
         get { contents.withLock { $0.failLookups } }
         set { contents.withLock { $0.failLookups = newValue } }
     }
@@ -70,7 +69,7 @@ final class InMemoryLogStorage: LogStorage {
     /// as the LMDB one does below its maximum size: it grows and retries the whole transaction
     /// inside the same `commit`, so the caller never sees the failure; without it, the attempt
     /// throws `mapFull` and stores nothing (the maximum size reached).
-    func mapFull(attempts n: Int, grows: Bool) {
+    public func mapFull(attempts n: Int, grows: Bool) {
         contents.withLock {
             $0.mapFullAttempts = n
             $0.growsOnMapFull = grows
@@ -78,28 +77,28 @@ final class InMemoryLogStorage: LogStorage {
     }
 
     /// Successful commits that stored something.
-    var commits: Int { contents.withLock { $0.commits } }
+    public var commits: Int { contents.withLock { $0.commits } }
     /// Calls of `commit` with something to store, and those of them that threw.
-    var commitAttempts: Int { contents.withLock { $0.commitAttempts } }
-    var failedCommits: Int { contents.withLock { $0.failedCommits } }
-    var eventCount: Int { contents.withLock { $0.events.count } }
-    var keyCount: Int { contents.withLock { $0.keys.count } }
+    public var commitAttempts: Int { contents.withLock { $0.commitAttempts } }
+    public var failedCommits: Int { contents.withLock { $0.failedCommits } }
+    public var eventCount: Int { contents.withLock { $0.events.count } }
+    public var keyCount: Int { contents.withLock { $0.keys.count } }
 
     /// The stored bytes of every event, in seq order.
-    var storedEvents: [[UInt8]] { contents.withLock { $0.events } }
+    public var storedEvents: [[UInt8]] { contents.withLock { $0.events } }
 
     /// Rewrites a stored event's bytes behind the engine's back (integrity tests).
-    func tamper(seq: UInt64, _ change: (inout [UInt8]) -> Void) {
+    public func tamper(seq: UInt64, _ change: (inout [UInt8]) -> Void) {
         contents.withLock { c in change(&c.events[Int(seq) - 1]) }
     }
 
     // MARK: LogStorage
 
-    func head() throws -> (seq: UInt64, hash: [UInt8]) {
+    public func head() throws -> (seq: UInt64, hash: [UInt8]) {
         contents.withLock { ($0.headSeq, $0.headHash) }
     }
 
-    func lookupKeys(_ keys: [String]) throws -> [String: KeyRecord] {
+    public func lookupKeys(_ keys: [String]) throws -> [String: KeyRecord] {
         try contents.withLock { c throws(Fault) in
             if c.failLookups { throw Fault.lookupRefused }
             var out: [String: KeyRecord] = [:]
@@ -108,7 +107,7 @@ final class InMemoryLogStorage: LogStorage {
         }
     }
 
-    func commit(_ batch: CommitBatch) throws {
+    public func commit(_ batch: CommitBatch) throws {
         guard !batch.isEmpty else { return }
         try contents.withLock { c throws(Fault) in
             c.commitAttempts += 1
@@ -142,7 +141,7 @@ final class InMemoryLogStorage: LogStorage {
         c.commits += 1
     }
 
-    func events(from: UInt64, limit: Int) throws -> [StoredEvent] {
+    public func events(from: UInt64, limit: Int) throws -> [StoredEvent] {
         contents.withLock { c in
             let start = Int(max(from, 1)) - 1
             guard start < c.events.count else { return [] }
@@ -151,7 +150,7 @@ final class InMemoryLogStorage: LogStorage {
         }
     }
 
-    func usage() -> (mapSize: Int, mapUsed: Int) {
+    public func usage() -> (mapSize: Int, mapUsed: Int) {
         contents.withLock { c in (0, c.events.reduce(0) { $0 + $1.count }) }
     }
 }
