@@ -3,6 +3,7 @@ import LedgerMemoryStore
 import LedgerProtocol
 import LedgerServer
 import LedgerStore
+import Glibc
 import Logging
 import NIOCore
 import NIOEmbedded
@@ -23,8 +24,9 @@ import NIOEmbedded
 ///    changes nothing; a duplicate appends nothing; the same requests as one batch answer the
 ///    same and reach the same head hash; replaying the stored log gives the same state.
 enum FuzzChecks {
-    /// Small, so that the fuzzer reaches `.tooLong` with `-max_len 4096`.
-    static let maxLineBytes = 1024
+    /// Small, so that the fuzzer reaches `.tooLong` with `-max_len 768` (tools/fuzz), yet over
+    /// every seed request (the longest is 173 bytes).
+    static let maxLineBytes = 256
     /// Requests of one input that reach the engine: enough for a story, bounded for speed.
     static let engineRequestsMax = 64
     /// Clock ops that would take the clock past this much after the start are left out of the
@@ -32,6 +34,18 @@ enum FuzzChecks {
     /// request at a time must agree (a pruned key may be forgotten at a different moment, which
     /// PROTOCOL §4 allows: keys are kept "at least" that long); it also keeps inputs fast.
     static let clockReachMs: Int64 = 25 * 86_400_000
+
+    /// How deep each input goes, from `TOKENLEDGER_FUZZ_DEPTH` (tools/fuzz `--depth`): `parse` stops
+    /// after checks 1-3, which runs many times more inputs per second (the engine's fold and
+    /// hash chain dominate a deep input); `engine` (the default) runs all four.
+    enum Depth: String { case parse, engine }
+    static let depth: Depth = {
+        guard let raw = getenv("TOKENLEDGER_FUZZ_DEPTH") else { return .engine }
+        guard let d = Depth(rawValue: String(cString: raw)) else {
+            preconditionFailure("TOKENLEDGER_FUZZ_DEPTH must be parse or engine")
+        }
+        return d
+    }()
 
     static func run(_ input: [UInt8]) {
         let frames = decodedFrames(input, chunkBytes: nil)
@@ -45,7 +59,7 @@ enum FuzzChecks {
         var clockMs = EngineCheck.start.ms
         for case .line(let line) in frames {
             checkJSON(line)
-            if case .success(let request) = checkParser(line), requests.count < engineRequestsMax,
+            if case .success(let request) = checkParser(line), depth == .engine, requests.count < engineRequestsMax,
                 keepsClockInReach(request, clockMs: &clockMs)
             {
                 requests.append(request)
