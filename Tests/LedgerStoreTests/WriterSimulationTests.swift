@@ -125,7 +125,7 @@ final class WriterSimulation {
         var keys: [String?]
     }
 
-    nonisolated(unsafe) private static let start: Start = {
+    private static let start: Start = {
         let sim = WriterSimulation(seed: 0, storage: InMemoryLogStorage())
         let engine = try! LedgerEngine(storage: sim.storage, clock: sim.clock, config: sim.config, logger: quietLogger)
         let answers = engine.execute(MoneyHistoryGenerator.preamble.map(parsed))
