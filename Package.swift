@@ -100,7 +100,9 @@ let package = Package(
         ),
         .testTarget(
             name: "LedgerStoreTests",
-            dependencies: ["LedgerStore", "LedgerCore", "LMDB", "LedgerTestKit", "LedgerProjections", "LedgerMemoryStore"]
+            dependencies: [
+                "LedgerStore", "LedgerCore", "LMDB", "LedgerTestKit", "LedgerProjections", "LedgerMemoryStore",
+            ]
         ),
         .testTarget(
             name: "LedgerServerTests",

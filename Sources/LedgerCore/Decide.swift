@@ -114,7 +114,8 @@ public enum Decider {
             let end = zone.nextCycleStart(after: ctx.now, anchor: Int(anchor))
             return [
                 .teamCreated(
-                    team: team, plan: planID, timezone: zone.identifier, dailyLimit: dailyLimit ?? ctx.defaultDailyLimit,
+                    team: team, plan: planID, timezone: zone.identifier,
+                    dailyLimit: dailyLimit ?? ctx.defaultDailyLimit,
                     cycleAnchor: anchor),
                 .cycleStarted(
                     team: team, plan: planID, allowance: p.monthlyTokens, cycleStart: ctx.now, cycleEnd: end, lapsed: 0),
@@ -278,7 +279,9 @@ public enum Decider {
     static func reversal(seq: UInt64, reason: String, amount: Int64?, _ s: LedgerState, _ ctx: DecideContext)
         throws(Rejection) -> EventBody
     {
-        guard let original = ctx.referenced, original.seq == seq else { throw .notFound("seq \(seq) is not in the log") }
+        guard let original = ctx.referenced, original.seq == seq else {
+            throw .notFound("seq \(seq) is not in the log")
+        }
         if s.reversed.contains(seq) { throw .alreadyExists("seq \(seq) was already reversed") }
         switch original.body {
         case .consumed, .holdCommitted:

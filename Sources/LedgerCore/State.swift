@@ -344,7 +344,9 @@ extension LedgerState {
                 if let pod = h.tags.pod, let task = h.tags.task { t.pods[pod]?.tasks.insert(task) }
             }
         case .holdCommitted(let c):
-            guard let hold = holds.removeValue(forKey: c.holdSeq) else { preconditionFailure("commit of a closed hold") }
+            guard let hold = holds.removeValue(forKey: c.holdSeq) else {
+                preconditionFailure("commit of a closed hold")
+            }
             modifyTeam(c.tags.team) { t in
                 t.rollDay(to: c.day)
                 t.holdCounters(hold.tags, -hold.amount)

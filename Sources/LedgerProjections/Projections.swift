@@ -170,7 +170,8 @@ public struct Folder: Sendable {
             }
         case .podCreated, .podConfigured, .podArchived:
             guard let pod = f.pod else { return }
-            let action = f.budgetAction.flatMap { BudgetAction(rawValue: String(decoding: $0, as: UTF8.self)) } ?? .alert
+            let action =
+                f.budgetAction.flatMap { BudgetAction(rawValue: String(decoding: $0, as: UTF8.self)) } ?? .alert
             d.set(
                 team: team, Rows.podConfig(pod),
                 PodConfig(budget: f.budget, action: action, archived: f.kind == .podArchived).encoded())
@@ -195,7 +196,10 @@ public struct Folder: Sendable {
 
     mutating func zone(_ team: [UInt8], _ d: RowDelta, _ stored: ([UInt8]) -> [UInt8]?) -> ZoneCalendar {
         if let z = zones[RowKey(team)] { return z }
-        let z = (d.pendingSet(team: team, Rows.zone) ?? stored(team)).flatMap { ZoneCalendar(identifier: String(decoding: $0, as: UTF8.self)) } ?? .utc
+        let z =
+            (d.pendingSet(team: team, Rows.zone) ?? stored(team)).flatMap {
+                ZoneCalendar(identifier: String(decoding: $0, as: UTF8.self))
+            } ?? .utc
         zones[RowKey(team)] = z
         return z
     }

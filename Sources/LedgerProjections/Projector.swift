@@ -242,7 +242,9 @@ public final class ProjectionHub: @unchecked Sendable {
                 continue
             }
             do {
-                let limit = head - low > UInt64(ProjectionHub.catchUpChunk) ? ProjectionHub.catchUpChunk : ProjectionHub.liveChunk
+                let limit =
+                    head - low > UInt64(ProjectionHub.catchUpChunk)
+                    ? ProjectionHub.catchUpChunk : ProjectionHub.liveChunk
                 let chunk = try await any.readChunk(from: low + 1, to: head, limit: limit)
                 for n in ProjectionName.allCases { try await projectors[n]!.apply(chunk) }
             } catch {

@@ -34,7 +34,9 @@ public struct Counters: Sendable, Equatable {
 
     init?(encoded b: UnsafeRawBufferPointer) {
         guard b.count == Counters.encodedBytes else { return nil }
-        func at(_ k: Int) -> Int64 { Int64(bitPattern: BigEndian.uint64(UnsafeRawBufferPointer(rebasing: b[(k * 8)..<(k * 8 + 8)]))) }
+        func at(_ k: Int) -> Int64 {
+            Int64(bitPattern: BigEndian.uint64(UnsafeRawBufferPointer(rebasing: b[(k * 8)..<(k * 8 + 8)])))
+        }
         self.init(tokens: at(0), input: at(1), output: at(2), events: at(3))
     }
 }

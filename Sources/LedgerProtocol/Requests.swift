@@ -437,7 +437,6 @@ public enum RequestParser {
         return tags
     }
 
-
     static func usage(_ f: inout Fields) throws(Rejection) -> Usage {
         let input = try f.optionalAmount("input_tokens")
         let output = try f.optionalAmount("output_tokens")

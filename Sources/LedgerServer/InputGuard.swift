@@ -105,7 +105,8 @@ final class InputGuard: ChannelDuplexHandler {
     /// about a quarter more than its timeout.
     static func tick(lineTimeout: TimeAmount, idleTimeout: TimeAmount) -> TimeAmount {
         let quarter = min(lineTimeout, idleTimeout).nanoseconds / 4
-        return .nanoseconds(max(TimeAmount.milliseconds(10).nanoseconds, min(TimeAmount.seconds(1).nanoseconds, quarter)))
+        return .nanoseconds(
+            max(TimeAmount.milliseconds(10).nanoseconds, min(TimeAmount.seconds(1).nanoseconds, quarter)))
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

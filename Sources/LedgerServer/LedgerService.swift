@@ -116,7 +116,8 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
                 guard subscribers.reserve(limit: maxSubscribers) else {
                     out[i] = Self.encode(
                         id: request.id,
-                        .failure(Rejection(.unavailable, "subscriber limit (\(maxSubscribers)) reached; try again later")))
+                        .failure(
+                            Rejection(.unavailable, "subscriber limit (\(maxSubscribers)) reached; try again later")))
                     continue
                 }
                 let stream = LogSubscription(
@@ -206,7 +207,9 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
     /// `usage` and `report` wait (up to `--read-wait-ms`) until every read model has folded
     /// the head seen on arrival, then read in one transaction; `rebuild` runs to its end.
     private func viewRead(_ body: RequestBody) async -> EngineAnswer {
-        guard let views, let queries else { return .failure(Rejection(.unavailable, "the read models are not running")) }
+        guard let views, let queries else {
+            return .failure(Rejection(.unavailable, "the read models are not running"))
+        }
         if case .query(.rebuild(let name)) = body {
             var names: [ProjectionName] = []
             if let name {

@@ -170,7 +170,8 @@ public final class UnixSocketServer: Sendable {
                 .childChannelOption(
                     .recvAllocator,
                     value: AdaptiveRecvByteBufferAllocator(
-                        minimum: 512, initial: 4096, maximum: UnixSocketServer.readBytesMax))
+                        minimum: 512, initial: 4096, maximum: UnixSocketServer.readBytesMax)
+                )
                 .childChannelInitializer { [self] channel in self.initializeConnection(channel) }
             // umask is process-wide: tighten it only around bind, so the file is never wider than 0600.
             let oldMask = umask(0o177)

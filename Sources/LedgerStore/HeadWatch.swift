@@ -1,4 +1,3 @@
-
 /// The committed head seq, with a way to wait until it passes a seq. The writer publishes
 /// after every commit; subscribers and projectors wait here instead of polling. Waiting
 /// costs one continuation per waiter, never a copy of events.

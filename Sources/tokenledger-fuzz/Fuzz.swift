@@ -1,9 +1,9 @@
+import Glibc
 import LedgerCore
 import LedgerMemoryStore
 import LedgerProtocol
 import LedgerServer
 import LedgerStore
-import Glibc
 import Logging
 import NIOCore
 import NIOEmbedded

@@ -120,7 +120,8 @@ struct BarLayout {
     func line(_ row: BarRow, _ renderer: Renderer) -> String {
         var label = row.label
         label.text = Self.fit(label.text, labelWidth)
-        return compose(label: label, bar: Bars.bar(row.value, of: maximum, width: barWidth), figures: row.figures, renderer)
+        return compose(
+            label: label, bar: Bars.bar(row.value, of: maximum, width: barWidth), figures: row.figures, renderer)
     }
 
     private func compose(label: Cell, bar: String, figures: [Cell], _ renderer: Renderer) -> String {

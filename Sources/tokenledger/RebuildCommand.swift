@@ -103,7 +103,8 @@ struct OfflineRebuild {
         }
         // The lock would create a missing directory and LMDB an empty log: check for a ledger first.
         guard files.fileExists(atPath: directory + "/data.mdb") else {
-            throw failure("\(directory) holds no ledger (no data.mdb); give the directory tokenledgerd runs with --data")
+            throw failure(
+                "\(directory) holds no ledger (no data.mdb); give the directory tokenledgerd runs with --data")
         }
         let lock: DataDirectoryLock
         do {
@@ -233,7 +234,9 @@ final class RebuildProgress {
         init(nameWidth: Int, head: UInt64, columns: Int = Terminal.columns) {
             let count = Renderer.grouped(Int(head))
             // Percent, ETA, rate (up to ten times the head per second), count.
-            let widths = ["100.0%".count, "ETA 0:00:00".count, count.count + 1 + " events/s".count, 2 * count.count + 8]
+            let widths = [
+                "100.0%".count, "ETA 0:00:00".count, count.count + 1 + " events/s".count, 2 * count.count + 8,
+            ]
             var shown = widths.count
             func free() -> Int { columns - 1 - nameWidth - 2 - widths.prefix(shown).reduce(0) { $0 + $1 + 2 } }
             while free() < RebuildProgress.gaugeWidthMin && shown > 1 { shown -= 1 }
@@ -254,11 +257,16 @@ final class RebuildProgress {
         } else {
             if plan.figures > 1, rate > 0 { figures.append("ETA " + Self.clock(Double(head - seq) / rate)) }
             if plan.figures > 2, rate > 0 { figures.append("\(Renderer.grouped(Int(rate))) events/s") }
-            if plan.figures > 3 { figures.append("\(Renderer.grouped(Int(seq)))/\(Renderer.grouped(Int(head))) events") }
+            if plan.figures > 3 {
+                figures.append("\(Renderer.grouped(Int(seq)))/\(Renderer.grouped(Int(head))) events")
+            }
         }
         let gauge = Bars.gauge(Int(seq), of: Int(max(head, 1)), width: plan.gaugeWidth)
         let parts =
-            [name.padding(toLength: nameWidth, withPad: " ", startingAt: 0), renderer.paint(gauge, done ? .good : .plain)]
+            [
+                name.padding(toLength: nameWidth, withPad: " ", startingAt: 0),
+                renderer.paint(gauge, done ? .good : .plain),
+            ]
             + figures
         FileHandle.standardError.write(Data(("\r\u{1B}[2K" + parts.joined(separator: "  ")).utf8))
         drawn = true

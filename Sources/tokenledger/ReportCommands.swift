@@ -175,11 +175,13 @@ struct Usage: LedgerCommand {
             rows.append(("used", Cell("\(Renderer.grouped(used)) (no budget)", tone: tone)))
         } else {
             let share = Percentages.share(used, of: budget)
-            rows.append(("used", Cell("\(Renderer.grouped(used)) of \(Renderer.grouped(budget)) (\(share))", tone: tone)))
+            rows.append(
+                ("used", Cell("\(Renderer.grouped(used)) of \(Renderer.grouped(budget)) (\(share))", tone: tone)))
         }
         rows.append(("remaining", Cell(Renderer.amount(pod["remaining"], limit: true), tone: tone)))
         if pod["paused"]?.bool == true {
-            rows.append(("paused", Cell("yes: refused until pod resume, a raised budget or the next cycle", tone: .bad)))
+            rows.append(
+                ("paused", Cell("yes: refused until pod resume, a raised budget or the next cycle", tone: .bad)))
         }
         lines += renderer.keyValueLines(rows, indent: 2)
         if budget > 0 {
@@ -254,7 +256,9 @@ struct Report: LedgerCommand {
         String?
     @Option(help: ArgumentHelp("Last day, inclusive (YYYY-MM-DD).", valueName: "day")) var to: String?
     @Option(help: ArgumentHelp("Split each period by this field.", valueName: "field")) var by: ReportDimension?
-    @Option(help: ArgumentHelp("Most rows to return (default 1000, at most 10000).", valueName: "n"), transform: Parse.integer)
+    @Option(
+        help: ArgumentHelp("Most rows to return (default 1000, at most 10000).", valueName: "n"),
+        transform: Parse.integer)
     var limit: Int?
     @OptionGroup var output: FormatOption
 
@@ -279,10 +283,13 @@ struct Report: LedgerCommand {
         let response = JSONValue.object(answer)
         guard let rows = response["rows"]?.elements else { return renderer.objectLines(answer) }
         let range = [from.map { "from \($0)" }, to.map { "to \($0)" }].compactMap { $0 }.joined(separator: " ")
-        let title = "Tokens \(by.map { "by \($0.rawValue) " } ?? "")per \(period.rawValue)"
+        let title =
+            "Tokens \(by.map { "by \($0.rawValue) " } ?? "")per \(period.rawValue)"
             + (range.isEmpty ? "" : " (\(range))")
         if rows.isEmpty {
-            return [renderer.paint(title, .strong), renderer.paint("no usage" + (range.isEmpty ? "" : " " + range), .dim)]
+            return [
+                renderer.paint(title, .strong), renderer.paint("no usage" + (range.isEmpty ? "" : " " + range), .dim),
+            ]
         }
         let changes = period != .day
         var lines: [String]
@@ -297,7 +304,8 @@ struct Report: LedgerCommand {
                     Cell(Renderer.amount(row["events"]), numeric: true),
                 ]
                 if changes { figures.append(Percentages.change(row["change_pct"])) }
-                return BarRow(label: Cell(row["bucket"]?.string ?? "?"), value: row["tokens"]?.int ?? 0, figures: figures)
+                return BarRow(
+                    label: Cell(row["bucket"]?.string ?? "?"), value: row["tokens"]?.int ?? 0, figures: figures)
             }
             lines = renderer.chartLines(title: title, rows: bars, headers: headers)
         }

@@ -140,7 +140,9 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         guard maxLine >= 64 else { throw ValidationError("--max-line must be at least 64") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         guard readWaitMs >= 0 else { throw ValidationError("--read-wait-ms must be at least 0") }
-        guard mapSizeMiB >= 1 && mapSizeMiB <= 1 << 20 else { throw ValidationError("--map-size-mib must be 1..1048576") }
+        guard mapSizeMiB >= 1 && mapSizeMiB <= 1 << 20 else {
+            throw ValidationError("--map-size-mib must be 1..1048576")
+        }
         guard maxMapSizeMiB >= mapSizeMiB && maxMapSizeMiB <= 1 << 20 else {
             throw ValidationError("--max-map-size-mib must be at least --map-size-mib and at most 1048576")
         }
@@ -207,7 +209,8 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         let before = limit.rlim_cur
         limit.rlim_cur = limit.rlim_max
         if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 {
-            logger.debug("open file limit raised", metadata: ["nofile.from": "\(before)", "nofile.to": "\(limit.rlim_max)"])
+            logger.debug(
+                "open file limit raised", metadata: ["nofile.from": "\(before)", "nofile.to": "\(limit.rlim_max)"])
         }
     }
 
@@ -259,7 +262,7 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
                 lineTimeout: .milliseconds(Int64(lineTimeoutSeconds * 1000)),
                 idleTimeout: .milliseconds(Int64(idleTimeoutSeconds * 1000)),
                 maxBufferedInputBytes: maxBufferedInputMiB << 20,
-                maxPendingBytesPerConnection: min(4 << 20, maxBufferedInputMiB << 20) ),
+                maxPendingBytesPerConnection: min(4 << 20, maxBufferedInputMiB << 20)),
             handler: service, logger: logger)
         service.maxSubscribers = maxSubscribers
         service.connectionCount = { server.connectionCount }
@@ -285,10 +288,13 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
                     do {
                         let cleared = try env.readerCheck()
                         if cleared > 0 {
-                            logger.warning("stale LMDB readers cleared", metadata: ["lmdb.env": "\(name)", "lmdb.readers": "\(cleared)"])
+                            logger.warning(
+                                "stale LMDB readers cleared",
+                                metadata: ["lmdb.env": "\(name)", "lmdb.readers": "\(cleared)"])
                         }
                     } catch {
-                        logger.error("LMDB reader check failed", metadata: ["lmdb.env": "\(name)", "error": "\(error)"])
+                        logger.error(
+                            "LMDB reader check failed", metadata: ["lmdb.env": "\(name)", "error": "\(error)"])
                     }
                 }
             }

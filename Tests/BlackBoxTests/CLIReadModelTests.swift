@@ -146,7 +146,9 @@ struct CLIReadModelTests {
             #expect(Self.line(days, startingWith: "2026-01-22")?.contains("420") == true, "\(days)")
             #expect(!days.contains("CHANGE"), "day rows have no change")
 
-            let cut = try ledger.cliOK(["report", "--team", "acme", "--period", "week", "--by", "model", "--limit", "1"])
+            let cut = try ledger.cliOK([
+                "report", "--team", "acme", "--period", "week", "--by", "model", "--limit", "1",
+            ])
             #expect(cut.contains("truncated after 1 rows"), "\(cut)")
         }
     }
@@ -154,7 +156,9 @@ struct CLIReadModelTests {
     @Test func report_csvAndJson() throws {
         try withLedger { ledger in
             try Scenario.twoWeeks(ledger)
-            let csv = try ledger.cliOK(["report", "--team", "acme", "--period", "week", "--by", "pod", "--format", "csv"])
+            let csv = try ledger.cliOK([
+                "report", "--team", "acme", "--period", "week", "--by", "pod", "--format", "csv",
+            ])
             #expect(
                 csv == "bucket,key,tokens,input_tokens,output_tokens,events,share_pct,change_pct\r\n"
                     + "2026-W03,,300,0,0,1,75,\r\n" + "2026-W03,web,100,0,0,1,25,\r\n"
@@ -312,4 +316,3 @@ struct CLIReadModelTests {
         }
     }
 }
-

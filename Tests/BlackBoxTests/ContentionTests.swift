@@ -133,7 +133,8 @@ struct ContentionTests {
             let consumed = try ledger.audit(["team": "t", "types": ["consumed"]])
             #expect(consumed.count == n, "audit shows exactly \(n) consumed")
             #expect(consumed.allSatisfy { $0["overdraft"]?.int == 0 && $0["cost"]?.int == 1 })
-            let ackedKeys = Set(results.filter { $0.answer["ok"]?.bool == true }.compactMap { $0.request["key"]?.string })
+            let ackedKeys = Set(
+                results.filter { $0.answer["ok"]?.bool == true }.compactMap { $0.request["key"]?.string })
             #expect(Set(consumed.compactMap { $0["key"]?.string }) == ackedKeys, "the log holds exactly the acked keys")
             #expect(try ledger.ok("verify")["checked"]?.int == (try ledger.seq()))
         }

@@ -91,7 +91,8 @@ struct MoneyOpsTests {
             #expect(configured["pod"]?.string == "b")
             #expect(configured["budget"]?.int == 5)
             #expect(configured["budget_action"]?.string == "block_new_tasks")
-            #expect(try Self.consume(ledger, pod: "b", task: "known", cost: 1)["ok"]?.bool == true, "known task goes on")
+            #expect(
+                try Self.consume(ledger, pod: "b", task: "known", cost: 1)["ok"]?.bool == true, "known task goes on")
             expectError(
                 try Self.consume(ledger, pod: "b", task: "new", cost: 1), code: "budget_exceeded", scope: "pod_budget")
             expectError(try Self.consume(ledger, pod: "b", cost: 1), code: "budget_exceeded", scope: "pod_budget")
@@ -151,7 +152,10 @@ struct MoneyOpsTests {
             try ledger.makeTeam("t")
             let granted = try ledger.ok(
                 "bonus.grant",
-                ["team": "t", "amount": 100, "reason": "referral", "expires_at": "2026-01-20T00:00:00.000Z", "key": "b1"])
+                [
+                    "team": "t", "amount": 100, "reason": "referral", "expires_at": "2026-01-20T00:00:00.000Z",
+                    "key": "b1",
+                ])
             let bonusSeq = try #require(granted["seq"]?.int)
             let event = try #require(try ledger.audit(["types": ["bonus_granted"]]).last)
             #expect(event["amount"]?.int == 100)
@@ -161,7 +165,10 @@ struct MoneyOpsTests {
             #expect(balance["available"]?.int == 500_100)
             #expect(
                 balance["buckets"]?[0]
-                    == ["seq": JSON(bonusSeq), "source": "bonus", "amount": 100, "expires_at": "2026-01-20T00:00:00.000Z"],
+                    == [
+                        "seq": JSON(bonusSeq), "source": "bonus", "amount": 100,
+                        "expires_at": "2026-01-20T00:00:00.000Z",
+                    ],
                 "the bonus expires first, so it is spent first: \(balance.line)")
             #expect(try Self.consume(ledger, cost: 30)["ok"]?.bool == true)
             let consumed = try #require(try ledger.audit(["types": ["consumed"]]).last)
@@ -177,7 +184,8 @@ struct MoneyOpsTests {
             try ledger.fails(
                 "bonus.grant", ["team": "t", "amount": 5, "reason": "bribe", "key": "b4"], code: "bad_request",
                 schemaRejects: true)
-            try ledger.fails("bonus.grant", ["team": "nope", "amount": 5, "reason": "gift", "key": "b5"], code: "not_found")
+            try ledger.fails(
+                "bonus.grant", ["team": "nope", "amount": 5, "reason": "gift", "key": "b5"], code: "not_found")
             #expect(try ledger.seq() == seq)
         }
     }
@@ -233,7 +241,8 @@ struct MoneyOpsTests {
             #expect(balance["available"]?.int == 500_000, "\(balance.line)")
             #expect(balance["consumed_today"]?.int == 0)
             #expect(balance["consumed_cycle"]?.int == 0)
-            try ledger.fails("reverse", ["seq": JSON(firstSeq), "reason": "again", "key": "r2"], code: "already_exists")
+            try ledger.fails(
+                "reverse", ["seq": JSON(firstSeq), "reason": "again", "key": "r2"], code: "already_exists")
 
             // Partial: at most the original.
             let second = try #require(try Self.consume(ledger, cost: 50)["seq"]?.int)
@@ -250,11 +259,16 @@ struct MoneyOpsTests {
             // Credits lose at most their unspent part.
             let topup = try #require(
                 try ledger.ok("topup", ["team": "t", "amount": 40, "key": "t1"])["seq"]?.int)
-            #expect(try ledger.ok("reverse", ["seq": JSON(topup), "reason": "chargeback", "key": "r6"])["amount"]?.int == 40)
+            #expect(
+                try ledger.ok("reverse", ["seq": JSON(topup), "reason": "chargeback", "key": "r6"])["amount"]?.int == 40
+            )
             let bonus = try #require(
                 try ledger.ok(
                     "bonus.grant",
-                    ["team": "t", "amount": 50, "reason": "gift", "expires_at": "2026-01-16T00:00:00.000Z", "key": "b1"]
+                    [
+                        "team": "t", "amount": 50, "reason": "gift", "expires_at": "2026-01-16T00:00:00.000Z",
+                        "key": "b1",
+                    ]
                 )["seq"]?.int)
             #expect(try Self.consume(ledger, cost: 30)["ok"]?.bool == true)  // 30 of the bonus
             let bonusReversal = try ledger.ok("reverse", ["seq": JSON(bonus), "reason": "mistake", "key": "r7"])
@@ -263,7 +277,8 @@ struct MoneyOpsTests {
             #expect(balance["available"]?.int == 500_000 - 30, "\(balance.line)")
 
             let seq = try ledger.seq()
-            try ledger.fails("reverse", ["seq": JSON(allowanceSeq - 1), "reason": "no", "key": "r8"], code: "bad_request")
+            try ledger.fails(
+                "reverse", ["seq": JSON(allowanceSeq - 1), "reason": "no", "key": "r8"], code: "bad_request")
             try ledger.fails("reverse", ["seq": 999_999, "reason": "no", "key": "r9"], code: "not_found")
             #expect(try ledger.seq() == seq)
         }
@@ -338,7 +353,8 @@ struct MoneyOpsTests {
 
             let seq = try ledger.seq()
             try ledger.fails(
-                "hold", ["team": "t", "user": "u", "model": "m", "amount": 5000, "key": "h5"], code: "insufficient_tokens",
+                "hold", ["team": "t", "user": "u", "model": "m", "amount": 5000, "key": "h5"],
+                code: "insufficient_tokens",
                 scope: "pool")
             try ledger.fails(
                 "hold",
@@ -373,7 +389,10 @@ struct MoneyOpsTests {
             #expect(pool["scope"]?.string == "pool")
             let priced = try ledger.ok(
                 "check",
-                ["team": "t", "user": "u", "model": "stable-diffusion", "params": ["resolution": "1024x1024", "steps": 50]])
+                [
+                    "team": "t", "user": "u", "model": "stable-diffusion",
+                    "params": ["resolution": "1024x1024", "steps": 50],
+                ])
             #expect(priced["cost"]?.int == 17)
             #expect(priced["allowed"]?.bool == true)
             #expect(try ledger.seq() == seq + 1, "check appends nothing (only team.configure did)")

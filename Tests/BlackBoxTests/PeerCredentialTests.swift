@@ -68,7 +68,8 @@ enum OtherUser {
         var parsed: [JSON] = []
         for (request, answer) in zip(requests, answers) {
             if request["op"] != nil {
-                ledger.traffic.record(kind: invalid ? "invalid_request" : "request", op: request["op"]?.string, line: request.line)
+                ledger.traffic.record(
+                    kind: invalid ? "invalid_request" : "request", op: request["op"]?.string, line: request.line)
             }
             let value = try? JSON.parse(answer)
             ledger.traffic.recordResponse(op: request["op"]?.string, line: answer, parsed: value)

@@ -146,7 +146,8 @@ struct ReadModelShapeTests {
             // A bucket whose tokens total 0 has no share.
             try ledger.ok("clock.advance", ["seconds": JSON(7 * 86_400)])
             try Scenario.consume(ledger, ["team": "acme", "user": "bo", "model": "m", "cost": 0])
-            let empty = try ledger.ok("report", ["team": "acme", "period": "week", "by": "model", "from": "2026-01-29"])
+            let empty = try ledger.ok(
+                "report", ["team": "acme", "period": "week", "by": "model", "from": "2026-01-29"])
             #expect(
                 empty["rows"] == [Scenario.row("2026-W05", "m", tokens: 0, events: 1, share: .null, change: .null)],
                 "\(empty.line)")

@@ -59,33 +59,54 @@ struct ReadModelTests {
                             r.append(("pod", .string(pods[rng.int(0..<2)])))
                             if rng.chance(60) { r.append(("task", .string("task\(rng.int(0..<20))"))) }
                         }
-                        if rng.chance(60) { r.append(("operation", .string(["chat", "image", "video"][rng.int(0..<3)]))) }
+                        if rng.chance(60) {
+                            r.append(("operation", .string(["chat", "image", "video"][rng.int(0..<3)])))
+                        }
                     }
                     let roll = rng.int(0..<100)
                     if roll < 70 {
                         usageFields()
                         if rng.chance(25) {
-                            r += [("model", "gpt-4o"), ("input_tokens", JSON(rng.int(0..<400))), ("output_tokens", JSON(rng.int(0..<200)))]
+                            r += [
+                                ("model", "gpt-4o"), ("input_tokens", JSON(rng.int(0..<400))),
+                                ("output_tokens", JSON(rng.int(0..<200))),
+                            ]
                         } else {
-                            r += [("model", .string(["m1", "m2", "m3"][rng.int(0..<3)])), ("cost", JSON(rng.int(0..<60)))]
+                            r += [
+                                ("model", .string(["m1", "m2", "m3"][rng.int(0..<3)])), ("cost", JSON(rng.int(0..<60))),
+                            ]
                         }
                         if rng.chance(5) { r.append(("record", .bool(true))) }
                         requests.append(request("consume", r))
                     } else if roll < 75 {
-                        requests.append(request("topup", [("team", .string(team)), ("amount", JSON(rng.int(1..<500))), ("key", .string(Ledger.freshKey()))]))
+                        requests.append(
+                            request(
+                                "topup",
+                                [
+                                    ("team", .string(team)), ("amount", JSON(rng.int(1..<500))),
+                                    ("key", .string(Ledger.freshKey())),
+                                ]))
                     } else if roll < 85 {
                         usageFields()
                         r += [("model", "m1"), ("amount", JSON(rng.int(1..<40)))]
                         requests.append(request("hold", r))
                     } else if roll < 93, let hold = holds.popLast() {
                         if rng.chance(70) {
-                            requests.append(request("hold.commit", [("hold", JSON(hold)), ("cost", JSON(rng.int(0..<50))), ("key", .string(Ledger.freshKey()))]))
+                            requests.append(
+                                request(
+                                    "hold.commit",
+                                    [
+                                        ("hold", JSON(hold)), ("cost", JSON(rng.int(0..<50))),
+                                        ("key", .string(Ledger.freshKey())),
+                                    ]))
                         } else {
                             requests.append(request("hold.release", [("hold", JSON(hold))]))
                         }
                     } else if !consumed.isEmpty {
                         let (seq, cost) = consumed.remove(at: rng.int(0..<consumed.count))
-                        var fields: [(String, JSON)] = [("seq", JSON(seq)), ("reason", "refund"), ("key", .string(Ledger.freshKey()))]
+                        var fields: [(String, JSON)] = [
+                            ("seq", JSON(seq)), ("reason", "refund"), ("key", .string(Ledger.freshKey())),
+                        ]
                         if cost > 1 && rng.chance(50) { fields.append(("amount", JSON(rng.int(1..<cost)))) }
                         requests.append(request("reverse", fields))
                     }
@@ -105,11 +126,14 @@ struct ReadModelTests {
             var reads: [JSON] = []
             for (team, _) in teams {
                 reads.append(JSON.request("balance", ["team": .string(team)]))
-                for user in users { reads.append(JSON.request("balance", ["team": .string(team), "user": .string(user)])) }
+                for user in users {
+                    reads.append(JSON.request("balance", ["team": .string(team), "user": .string(user)]))
+                }
                 reads.append(JSON.request("usage", ["team": .string(team)]))
                 for pod in pods { reads.append(JSON.request("usage", ["team": .string(team), "pod": .string(pod)])) }
                 for period in ["day", "week", "month"] {
-                    reads.append(JSON.request("report", ["team": .string(team), "period": .string(period), "limit": 10_000]))
+                    reads.append(
+                        JSON.request("report", ["team": .string(team), "period": .string(period), "limit": 10_000]))
                     for by in ["model", "user", "pod", "task", "operation"] {
                         reads.append(
                             JSON.request(

@@ -6,7 +6,9 @@ import Testing
 /// (`setpriv` to 65534, see `OtherUser`): every op a role may use is never `forbidden`, every
 /// other op is `forbidden`, appends nothing and is logged with the peer's uid and the op.
 /// The expected sets are written out here from the protocol's text, not taken from the daemon.
-@Suite("Roles: every op for every role", .enabled(if: OtherUser.isAvailable, "needs root, setpriv, /usr/bin/python3 and nogroup"))
+@Suite(
+    "Roles: every op for every role",
+    .enabled(if: OtherUser.isAvailable, "needs root, setpriv, /usr/bin/python3 and nogroup"))
 struct RoleMatrixTests {
     static let gatewayOps: Set<String> = [
         "consume", "hold", "hold.commit", "hold.release", "estimate", "check", "balance", "ping",
@@ -63,7 +65,9 @@ struct RoleMatrixTests {
     /// Every op that has a request schema, so that a new op cannot slip past the matrix.
     @Test func theMatrix_coversEveryOp() throws {
         let ops = Set(
-            Self.requests(hold: 1, otherHold: 2, topup: 3, head: 4, now: "x", backup: "/b").compactMap { $0["op"]?.string })
+            Self.requests(hold: 1, otherHold: 2, topup: 3, head: 4, now: "x", backup: "/b").compactMap {
+                $0["op"]?.string
+            })
         let schemas = try FileManager.default.contentsOfDirectory(atPath: SchemaCheck.schemasDirectory + "/requests")
         #expect(ops == Set(schemas.filter { $0.hasSuffix(".json") }.map { String($0.dropLast(".json".count)) }))
         #expect(Self.gatewayOps.isSubset(of: ops) && Self.auditorOps.isSubset(of: ops))
@@ -85,8 +89,10 @@ struct RoleMatrixTests {
             chmod(ledger.daemon.directory.path, 0o755)
             try ledger.makeTeam("t", plan: "pro", users: ["u"])
             try ledger.ok("pod.create", ["team": "t", "pod": "p"])
-            let hold = try ledger.ok("hold", ["team": "t", "user": "u", "model": "m", "amount": 3, "key": "h1"])["hold"]!
-            let other = try ledger.ok("hold", ["team": "t", "user": "u", "model": "m", "amount": 3, "key": "h2"])["hold"]!
+            let hold = try ledger.ok("hold", ["team": "t", "user": "u", "model": "m", "amount": 3, "key": "h1"])[
+                "hold"]!
+            let other = try ledger.ok("hold", ["team": "t", "user": "u", "model": "m", "amount": 3, "key": "h2"])[
+                "hold"]!
             let topup = try ledger.ok("topup", ["team": "t", "amount": 50, "key": "t1"])["seq"]!
             let now = try ledger.ok("clock.advance", ["seconds": 0])["now"]!
             let head = try ledger.seq()
@@ -110,7 +116,8 @@ struct RoleMatrixTests {
                 } else {
                     expectError(answer, code: "forbidden")
                     #expect(
-                        answer["error"]?["message"]?.string?.contains(op) == true, "the refusal names the op: \(answer.line)")
+                        answer["error"]?["message"]?.string?.contains(op) == true,
+                        "the refusal names the op: \(answer.line)")
                 }
             }
             if role != "admin" {

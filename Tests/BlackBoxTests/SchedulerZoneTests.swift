@@ -25,7 +25,8 @@ struct SchedulerZoneTests {
     static func crossMidnight(
         _ ledger: Ledger, midnight: String, day: String, sourceLocation: SourceLocation = #_sourceLocation
     ) throws {
-        let consumed = try ledger.ok("consume", ["team": "t", "user": "u", "model": "m", "cost": 1, "key": .string(Ledger.freshKey())])
+        let consumed = try ledger.ok(
+            "consume", ["team": "t", "user": "u", "model": "m", "cost": 1, "key": .string(Ledger.freshKey())])
         let balance = try ledger.ok("balance", ["team": "t"])
         #expect(
             balance["resets_at"]?.string == midnight, "resets_at before \(day): \(balance.line)",
@@ -33,7 +34,8 @@ struct SchedulerZoneTests {
         let head = try ledger.seq()
         try ledger.ok("clock.set", ["at": .string(Time.adding(-1, to: midnight))])
         let early = try ledger.audit(["team": "t", "types": ["daily_reset"]], after: head)
-        #expect(early.isEmpty, "no reset one second before \(midnight): \(summary(early))", sourceLocation: sourceLocation)
+        #expect(
+            early.isEmpty, "no reset one second before \(midnight): \(summary(early))", sourceLocation: sourceLocation)
         let set = try ledger.ok("clock.set", ["at": .string(midnight)])
         #expect(set["now"]?.string == midnight, sourceLocation: sourceLocation)
         let resets = try ledger.audit(["team": "t", "types": ["daily_reset"]], after: head)
@@ -56,9 +58,10 @@ struct SchedulerZoneTests {
             try ledger.makeTeam("t", timezone: "America/New_York")
             try Self.crossMidnight(ledger, midnight: "2026-03-08T05:00:00.000Z", day: "2026-03-08")
             try Self.crossMidnight(ledger, midnight: "2026-03-09T04:00:00.000Z", day: "2026-03-09")
-            #expect(Self.summary(try Self.scheduled(ledger).filter { $0["type"]?.string == "daily_reset" }) == [
-                "daily_reset@2026-03-08T05:00:00.000Z", "daily_reset@2026-03-09T04:00:00.000Z",
-            ])
+            #expect(
+                Self.summary(try Self.scheduled(ledger).filter { $0["type"]?.string == "daily_reset" }) == [
+                    "daily_reset@2026-03-08T05:00:00.000Z", "daily_reset@2026-03-09T04:00:00.000Z",
+                ])
         }
     }
 
@@ -88,7 +91,9 @@ struct SchedulerZoneTests {
             try ledger.ok("clock.set", ["at": "2026-11-02T04:59:59.000Z"])
             let events = try Self.scheduled(ledger, after: head)
             #expect(
-                Self.summary(events) == ["daily_reset@2026-11-01T04:00:00.000Z", "cycle_started@2026-11-01T04:00:00.000Z"],
+                Self.summary(events) == [
+                    "daily_reset@2026-11-01T04:00:00.000Z", "cycle_started@2026-11-01T04:00:00.000Z",
+                ],
                 "exactly one reset and one cycle start, at the first 00:00, reset first")
             let reset = try #require(events.first)
             #expect(reset["day"]?.string == "2026-11-01")
@@ -228,7 +233,8 @@ struct SchedulerZoneTests {
             #expect(try ledger.ok("balance", ["team": "t"])["available"]?.int == 500_000 + 70)
             try ledger.ok("clock.set", ["at": "2026-01-21T00:00:00.000Z"])
             let expired = try ledger.audit(["team": "t", "types": ["bonus_expired"]])
-            #expect(Self.summary(expired) == ["bonus_expired@2026-01-20T12:00:00.000Z"], "a spent bonus expires silently")
+            #expect(
+                Self.summary(expired) == ["bonus_expired@2026-01-20T12:00:00.000Z"], "a spent bonus expires silently")
             #expect(expired.first?["bonus_seq"] == partial["seq"])
             #expect(expired.first?["amount"]?.int == 70)
             #expect(spent["seq"] != partial["seq"])
@@ -254,7 +260,8 @@ struct SchedulerZoneTests {
 
             // Across midnight: the hold stays.
             try ledger.ok("clock.set", ["at": "2026-02-14T01:00:00.000Z"])
-            #expect(Self.summary(try Self.scheduled(ledger, after: holdSeq)) == ["daily_reset@2026-02-14T00:00:00.000Z"])
+            #expect(
+                Self.summary(try Self.scheduled(ledger, after: holdSeq)) == ["daily_reset@2026-02-14T00:00:00.000Z"])
             var balance = try ledger.ok("balance", ["team": "t"])
             #expect(balance["held"]?.int == 300, "\(balance.line)")
             #expect(balance["available"]?.int == 690)

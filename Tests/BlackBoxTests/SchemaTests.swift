@@ -73,7 +73,10 @@ struct SchemaTests {
         ("response", "verify", "{\"ok\":true,\"checked\":13,\"head_seq\":13,\"head_hash\":\"\(hash)\"}"),
         ("response", "clock.advance", #"{"ok":true,"now":"2026-01-02T00:00:00.000Z","appended":1}"#),
         ("response", "audit", #"{"ok":true,"events":[],"next_after_seq":null}"#),
-        ("request", "report", #"{"op":"report","team":"acme","period":"week","from":"2026-01-01","by":"model","limit":10000}"#),
+        (
+            "request", "report",
+            #"{"op":"report","team":"acme","period":"week","from":"2026-01-01","by":"model","limit":10000}"#
+        ),
         ("request", "rebuild", #"{"op":"rebuild","projection":"audit_teams"}"#),
         (
             "response", "usage",
@@ -149,7 +152,10 @@ struct SchemaTests {
             "{\"event\":{\"seq\":5,\"ts\":\"2026-01-15T18:15:00.000Z\",\"type\":\"daily_reset\",\"v\":1,\"hash\":\"\(String(repeating: "0", count: 64))\"},\"extra\":1}"
         ),
         ("response", "rebuild", #"{"ok":true,"rebuilt":["nope"],"events":1,"seconds":0.1}"#),
-        ("response", "report", #"{"ok":true,"rows":[{"bucket":"2026-W03","tokens":5,"input_tokens":0,"output_tokens":0,"events":1,"share_pct":120}]}"#),
+        (
+            "response", "report",
+            #"{"ok":true,"rows":[{"bucket":"2026-W03","tokens":5,"input_tokens":0,"output_tokens":0,"events":1,"share_pct":120}]}"#
+        ),
         (
             "event", "consumed",
             #"{"seq":4,"ts":"2026-01-15T10:00:00Z","type":"consumed","v":1,"hash":"ABC","team":"acme","user":"u","model":"m","cost":1.5,"day":"2026-01-15","draws":[],"overdraft":0,"record":false}"#

@@ -58,7 +58,8 @@ struct StorageFaultTests {
                 expectError(balance, code: "integrity")
                 #expect(balance["error"]?["seq"]?.int == bad, "\(balance.line)")
                 expectError(try ledger.consume(cost: 1), code: "integrity")
-                expectError(try ledger.call("check", ["team": "t", "user": "u", "model": "m", "cost": 1]), code: "integrity")
+                expectError(
+                    try ledger.call("check", ["team": "t", "user": "u", "model": "m", "cost": 1]), code: "integrity")
                 #expect(try ledger.ok("ping")["seq"]?.int == head, "nothing was appended")
                 // Nor figures from the read models, which fold the log without checking hashes.
                 expectError(try ledger.call("usage", ["team": "t"]), code: "integrity")
@@ -151,7 +152,9 @@ struct StorageFaultTests {
     func aFullDisk_answersUnavailable_losesNothingAcknowledged_andRecoversWhenSpaceReturns() throws {
         let mountPoint = NSTemporaryDirectory() + "tl-full-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-        #expect(try runProcess(findExecutable("mount")!, ["-t", "tmpfs", "-o", "size=8m", "tmpfs", mountPoint]).termination == .exited(0))
+        #expect(
+            try runProcess(findExecutable("mount")!, ["-t", "tmpfs", "-o", "size=8m", "tmpfs", mountPoint]).termination
+                == .exited(0))
         defer {
             _ = try? runProcess(findExecutable("umount")!, ["-l", mountPoint])
             try? FileManager.default.removeItem(atPath: mountPoint)
@@ -162,9 +165,11 @@ struct StorageFaultTests {
             // Fill the disk, leaving a little room for the log.
             _ = try runProcess(
                 findExecutable("dd")!, ["if=/dev/zero", "of=\(filler)", "bs=64k", "count=1000"], timeoutSeconds: 30)
-            let free = try FileManager.default.attributesOfFileSystem(forPath: mountPoint)[.systemFreeSize] as? Int ?? -1
+            let free =
+                try FileManager.default.attributesOfFileSystem(forPath: mountPoint)[.systemFreeSize] as? Int ?? -1
             #expect(free < 64 << 10, "the disk is full: \(free) bytes free")
-            let shrunk = max(0, (try FileManager.default.attributesOfItem(atPath: filler)[.size] as? Int ?? 0) - (256 << 10))
+            let shrunk = max(
+                0, (try FileManager.default.attributesOfItem(atPath: filler)[.size] as? Int ?? 0) - (256 << 10))
             truncate(filler, off_t(shrunk))
 
             var acked: [String: Int] = [:]

@@ -62,7 +62,8 @@ import Testing
         .consume(
             ConsumeCommand(
                 tags: UsageTags(
-                    team: id(team), user: id(user), pod: pod.map { id($0) }, task: task.map { id($0) }, model: id("gpt")),
+                    team: id(team), user: id(user), pod: pod.map { id($0) }, task: task.map { id($0) }, model: id("gpt")
+                ),
                 usage: usage, cost: cost, record: record))
     }
 
@@ -73,7 +74,8 @@ import Testing
         .hold(
             HoldCommand(
                 tags: UsageTags(
-                    team: id(team), user: id(user), pod: pod.map { id($0) }, task: task.map { id($0) }, model: id("gpt")),
+                    team: id(team), user: id(user), pod: pod.map { id($0) }, task: task.map { id($0) }, model: id("gpt")
+                ),
                 amount: amount, usage: usage, ttlSeconds: ttlSeconds))
     }
 
@@ -91,11 +93,15 @@ import Testing
     static let rejections: [Row] = [
         Row(
             name: "bonus.grant expiring at now → bad_request",
-            command: { _ in .bonusGrant(team: id("acme"), amount: 5, reason: .gift, expiresAt: at("2026-03-10T12:00:00.000Z")) },
+            command: { _ in
+                .bonusGrant(team: id("acme"), amount: 5, reason: .gift, expiresAt: at("2026-03-10T12:00:00.000Z"))
+            },
             code: .badRequest),
         Row(
             name: "bonus.grant expiring before now → bad_request",
-            command: { _ in .bonusGrant(team: id("acme"), amount: 5, reason: .gift, expiresAt: at("2026-03-10T11:59:59.999Z")) },
+            command: { _ in
+                .bonusGrant(team: id("acme"), amount: 5, reason: .gift, expiresAt: at("2026-03-10T11:59:59.999Z"))
+            },
             code: .badRequest),
         Row(
             name: "bonus.grant to an unknown team → not_found",
@@ -105,7 +111,8 @@ import Testing
             command: { .holdCommit(hold: $0.releasedHold, usage: Usage(), cost: 5) }, code: .holdClosed,
             seq: { $0.releasedHold }),
         Row(
-            name: "hold.commit of a committed hold → hold_closed", command: { .holdCommit(hold: $0.committedHold, usage: Usage(), cost: nil) },
+            name: "hold.commit of a committed hold → hold_closed",
+            command: { .holdCommit(hold: $0.committedHold, usage: Usage(), cost: nil) },
             code: .holdClosed, seq: { $0.committedHold }),
         Row(
             name: "hold.release of a committed hold → hold_closed", command: { .holdRelease(hold: $0.committedHold) },
@@ -123,13 +130,15 @@ import Testing
             name: "reverse of an already reversed consume → already_exists",
             command: { .reverse(seq: $0.reversedConsumed, reason: "again", amount: nil) }, code: .alreadyExists),
         Row(
-            name: "reverse of a user_added → bad_request", command: { .reverse(seq: $0.userAdded, reason: "x", amount: nil) },
+            name: "reverse of a user_added → bad_request",
+            command: { .reverse(seq: $0.userAdded, reason: "x", amount: nil) },
             code: .badRequest),
         Row(
             name: "reverse of a cycle_started → bad_request",
             command: { .reverse(seq: $0.cycleStarted, reason: "x", amount: nil) }, code: .badRequest),
         Row(
-            name: "reverse of a hold_placed → bad_request", command: { .reverse(seq: $0.openHold, reason: "x", amount: nil) },
+            name: "reverse of a hold_placed → bad_request",
+            command: { .reverse(seq: $0.openHold, reason: "x", amount: nil) },
             code: .badRequest),
         Row(
             name: "reverse of more than the consume → bad_request",
@@ -177,7 +186,8 @@ import Testing
             name: "team.configure to an unknown plan → not_found",
             command: { _ in
                 .teamConfigure(
-                    team: id("acme"), dailyLimit: nil, monthlyBudget: nil, budgetAction: nil, alertAt: nil, plan: id("nope"))
+                    team: id("acme"), dailyLimit: nil, monthlyBudget: nil, budgetAction: nil, alertAt: nil,
+                    plan: id("nope"))
             }, code: .notFound),
         Row(
             name: "hold past the pool (held tokens are out of it) → pool",
@@ -250,7 +260,10 @@ import Testing
         #expect(events.count == 1)
         #expect(h.amount == 1200)
         #expect(h.expiresAt == at("2026-03-10T12:10:00.000Z"))
-        #expect(h.draws == [Draw(bucketSeq: b, amount: 100), Draw(bucketSeq: a, amount: 1000), Draw(bucketSeq: t, amount: 100)])
+        #expect(
+            h.draws == [
+                Draw(bucketSeq: b, amount: 100), Draw(bucketSeq: a, amount: 1000), Draw(bucketSeq: t, amount: 100),
+            ])
         #expect(w.team("acme").available == 400)
         #expect(w.team("acme").held == 1200)
         #expect(w.team("acme").users[id("ann")]?.held == 1200)
@@ -273,10 +286,12 @@ import Testing
     // Hold 300 from B 100, A 200. Buckets before the commit: B 0, A 800, T 500 (held 300).
     static let commits: [CommitRow] = [
         CommitRow(
-            name: "below the hold: the rest of the escrow goes back", cost: 250, drawn: ["B": 100, "A": 150], overdraft: 0,
+            name: "below the hold: the rest of the escrow goes back", cost: 250, drawn: ["B": 100, "A": 150],
+            overdraft: 0,
             released: 50, available: 1350),
         CommitRow(
-            name: "equal to the hold", cost: 300, drawn: ["B": 100, "A": 200], overdraft: 0, released: 0, available: 1300),
+            name: "equal to the hold", cost: 300, drawn: ["B": 100, "A": 200], overdraft: 0, released: 0,
+            available: 1300),
         CommitRow(
             name: "without usage or cost: the whole hold", cost: nil, drawn: ["B": 100, "A": 200], overdraft: 0,
             released: 0, available: 1300),
@@ -369,30 +384,49 @@ import Testing
 
     static let heldRows: [HeldRow] = [
         HeldRow(
-            name: "team daily", limit: [.teamConfigured(team: id("acme"), dailyLimit: 500, monthlyBudget: nil, budgetAction: nil, alertAt: nil, plan: nil)],
+            name: "team daily",
+            limit: [
+                .teamConfigured(
+                    team: id("acme"), dailyLimit: 500, monthlyBudget: nil, budgetAction: nil, alertAt: nil, plan: nil)
+            ],
             code: .dailyLimitExceeded, scope: .teamDaily),
         HeldRow(
             name: "user daily", limit: [.userAdded(team: id("acme"), user: id("cap"), dailyLimit: 500)],
             code: .dailyLimitExceeded, scope: .userDaily),
         HeldRow(
-            name: "allocation", limit: [.userAdded(team: id("acme"), user: id("cap"), dailyLimit: -1), .userAssigned(team: id("acme"), user: id("cap"), amount: 500)],
+            name: "allocation",
+            limit: [
+                .userAdded(team: id("acme"), user: id("cap"), dailyLimit: -1),
+                .userAssigned(team: id("acme"), user: id("cap"), amount: 500),
+            ],
             code: .insufficientTokens, scope: .allocation),
         HeldRow(
             name: "team budget (pause)",
-            limit: [.teamConfigured(team: id("acme"), dailyLimit: nil, monthlyBudget: 500, budgetAction: .pause, alertAt: nil, plan: nil)],
+            limit: [
+                .teamConfigured(
+                    team: id("acme"), dailyLimit: nil, monthlyBudget: 500, budgetAction: .pause, alertAt: nil, plan: nil
+                )
+            ],
             code: .budgetExceeded, scope: .teamBudget),
         HeldRow(
             name: "team budget (block_new_tasks)",
-            limit: [.teamConfigured(team: id("acme"), dailyLimit: nil, monthlyBudget: 500, budgetAction: .blockNewTasks, alertAt: nil, plan: nil)],
+            limit: [
+                .teamConfigured(
+                    team: id("acme"), dailyLimit: nil, monthlyBudget: 500, budgetAction: .blockNewTasks, alertAt: nil,
+                    plan: nil)
+            ],
             code: .budgetExceeded, scope: .teamBudget),
         HeldRow(
-            name: "pod budget (pause)", limit: [.podCreated(team: id("acme"), pod: id("p1"), budget: 500, budgetAction: .pause)],
+            name: "pod budget (pause)",
+            limit: [.podCreated(team: id("acme"), pod: id("p1"), budget: 500, budgetAction: .pause)],
             pod: "p1", code: .budgetExceeded, scope: .podBudget),
         HeldRow(
             name: "pod budget (block_new_tasks)",
             limit: [.podCreated(team: id("acme"), pod: id("p1"), budget: 500, budgetAction: .blockNewTasks)], pod: "p1",
             code: .budgetExceeded, scope: .podBudget),
-        HeldRow(name: "pool", limit: [.topup(team: id("acme"), amount: 0, package: nil)], code: .insufficientTokens, scope: .pool),
+        HeldRow(
+            name: "pool", limit: [.topup(team: id("acme"), amount: 0, package: nil)], code: .insufficientTokens,
+            scope: .pool),
     ]
 
     /// Limit 500 (the pool: 1000 − a 500 consume), a hold of 200: 300 more is allowed, 301 is not.
@@ -455,7 +489,8 @@ import Testing
             name: "the overdraft part, into the last draw and before", amount: 800, restored: ["T": 500, "A": 100],
             lapsed: 0, overdraft: 0, repaidBack: 50, available: 650),
         ReverseRow(
-            name: "less than the unrepaid overdraft", amount: 100, restored: [:], lapsed: 0, overdraft: 50, repaidBack: 0,
+            name: "less than the unrepaid overdraft", amount: 100, restored: [:], lapsed: 0, overdraft: 50,
+            repaidBack: 0,
             available: 0),
         ReverseRow(
             name: "just the unrepaid overdraft and more", amount: 170, restored: [:], lapsed: 0, overdraft: 0,
@@ -572,11 +607,14 @@ import Testing
     static let creditReverses: [CreditReverseRow] = [
         CreditReverseRow(name: "an unspent top-up, all", bonus: false, spent: 0, amount: nil, lost: 300),
         CreditReverseRow(name: "an unspent top-up, part", bonus: false, spent: 0, amount: 100, lost: 100),
-        CreditReverseRow(name: "a partly spent top-up, all: its unspent part", bonus: false, spent: 1200, amount: nil, lost: 100),
-        CreditReverseRow(name: "a partly spent top-up, less than unspent", bonus: false, spent: 1200, amount: 60, lost: 60),
+        CreditReverseRow(
+            name: "a partly spent top-up, all: its unspent part", bonus: false, spent: 1200, amount: nil, lost: 100),
+        CreditReverseRow(
+            name: "a partly spent top-up, less than unspent", bonus: false, spent: 1200, amount: 60, lost: 60),
         CreditReverseRow(name: "a spent top-up: nothing", bonus: false, spent: 1300, amount: nil, lost: 0),
         CreditReverseRow(name: "an unspent bonus, all", bonus: true, spent: 0, amount: nil, lost: 300),
-        CreditReverseRow(name: "a partly spent bonus, all: its unspent part", bonus: true, spent: 250, amount: nil, lost: 50),
+        CreditReverseRow(
+            name: "a partly spent bonus, all: its unspent part", bonus: true, spent: 250, amount: nil, lost: 50),
         CreditReverseRow(name: "a partly spent bonus, part", bonus: true, spent: 250, amount: 20, lost: 20),
     ]
 
@@ -625,7 +663,9 @@ import Testing
 
     // MARK: - Budgets (§8)
 
-    static func budgetWorld(team budget: Int64 = -1, action: BudgetAction = .alert, pod: Int64 = -1, podAction: BudgetAction = .alert) -> MoneyWorld {
+    static func budgetWorld(
+        team budget: Int64 = -1, action: BudgetAction = .alert, pod: Int64 = -1, podAction: BudgetAction = .alert
+    ) -> MoneyWorld {
         var w = MoneyWorld()
         w.createTeam("acme", plan: "pro", allowance: 100_000)
         w.given(.userAdded(team: id("acme"), user: id("ann"), dailyLimit: -1))
@@ -633,7 +673,8 @@ import Testing
         if budget != -1 {
             w.given(
                 .teamConfigured(
-                    team: id("acme"), dailyLimit: nil, monthlyBudget: budget, budgetAction: action, alertAt: nil, plan: nil))
+                    team: id("acme"), dailyLimit: nil, monthlyBudget: budget, budgetAction: action, alertAt: nil,
+                    plan: nil))
         }
         return w
     }
@@ -671,7 +712,8 @@ import Testing
         w.mustRun(Self.consume("ann", cost: 500))
         #expect(w.team("acme").paused)
         w.mustRun(
-            .teamConfigure(team: id("acme"), dailyLimit: nil, monthlyBudget: 600, budgetAction: nil, alertAt: nil, plan: nil))
+            .teamConfigure(
+                team: id("acme"), dailyLimit: nil, monthlyBudget: 600, budgetAction: nil, alertAt: nil, plan: nil))
         #expect(!w.team("acme").paused)
         #expect(w.decide(Self.consume("ann", cost: 101)).rejection?.scope == .teamBudget)
         w.mustRun(Self.consume("ann", cost: 100))
@@ -738,7 +780,9 @@ import Testing
     @Test func budgetAlert_forAPod_usesTheTeamsAlertPercents() throws {
         var w = Self.budgetWorld(pod: 200)
         w.mustRun(
-            .teamConfigure(team: id("acme"), dailyLimit: nil, monthlyBudget: nil, budgetAction: nil, alertAt: [80, 25, 25], plan: nil))
+            .teamConfigure(
+                team: id("acme"), dailyLimit: nil, monthlyBudget: nil, budgetAction: nil, alertAt: [80, 25, 25],
+                plan: nil))
         let events = try #require(w.run(Self.consume("ann", pod: "p1", cost: 170)).events)
         #expect(
             Array(events.dropFirst()) == [
@@ -764,10 +808,12 @@ import Testing
         var w = Self.budgetWorld(team: 1000, action: .alert)
         #expect(try #require(w.run(Self.consume("ann", cost: 800)).events).count == 3)  // 50, 75
         w.mustRun(
-            .teamConfigure(team: id("acme"), dailyLimit: nil, monthlyBudget: 4000, budgetAction: nil, alertAt: nil, plan: nil))
+            .teamConfigure(
+                team: id("acme"), dailyLimit: nil, monthlyBudget: 4000, budgetAction: nil, alertAt: nil, plan: nil))
         #expect(try #require(w.run(Self.consume("ann", cost: 0)).events).count == 1)  // 20%
         w.mustRun(
-            .teamConfigure(team: id("acme"), dailyLimit: nil, monthlyBudget: 1000, budgetAction: nil, alertAt: nil, plan: nil))
+            .teamConfigure(
+                team: id("acme"), dailyLimit: nil, monthlyBudget: 1000, budgetAction: nil, alertAt: nil, plan: nil))
         let events = try #require(w.run(Self.consume("ann", cost: 0)).events)
         #expect(
             Array(events.dropFirst()) == [
@@ -780,7 +826,8 @@ import Testing
         var w = Self.budgetWorld(team: 1000, action: .alert)
         w.mustRun(Self.consume("ann", cost: 760))  // 50, 75
         w.mustRun(
-            .teamConfigure(team: id("acme"), dailyLimit: nil, monthlyBudget: 800, budgetAction: nil, alertAt: nil, plan: nil))
+            .teamConfigure(
+                team: id("acme"), dailyLimit: nil, monthlyBudget: 800, budgetAction: nil, alertAt: nil, plan: nil))
         let events = try #require(w.run(Self.consume("ann", cost: 10)).events)
         #expect(
             Array(events.dropFirst()) == [
@@ -812,7 +859,9 @@ import Testing
         w.given(.userAdded(team: id("acme"), user: id("ann"), dailyLimit: -1))
         w.mustRun(Self.consume("ann", cost: 300))
         w.mustRun(
-            .teamConfigure(team: id("acme"), dailyLimit: nil, monthlyBudget: nil, budgetAction: nil, alertAt: nil, plan: id("starter")))
+            .teamConfigure(
+                team: id("acme"), dailyLimit: nil, monthlyBudget: nil, budgetAction: nil, alertAt: nil,
+                plan: id("starter")))
         #expect(w.team("acme").plan == id("tiny"))
         #expect(w.team("acme").nextPlan == id("starter"))
         #expect(w.team("acme").available == 700)
@@ -821,7 +870,8 @@ import Testing
         #expect(
             appended.last
                 == .cycleStarted(
-                    team: id("acme"), plan: id("starter"), allowance: 2_000_000, cycleStart: at("2026-04-10T00:00:00.000Z"),
+                    team: id("acme"), plan: id("starter"), allowance: 2_000_000,
+                    cycleStart: at("2026-04-10T00:00:00.000Z"),
                     cycleEnd: at("2026-05-10T00:00:00.000Z"), lapsed: 700))
         #expect(w.team("acme").plan == id("starter"))
         #expect(w.team("acme").nextPlan == nil)
@@ -891,7 +941,8 @@ import Testing
         w.mustRun(Self.consume("ann", cost: 30))
         w.mustRun(Self.consume("bob", cost: 20))
         let events = try #require(w.run(.reset(team: id("acme"), user: nil)).events)
-        #expect(events == [.dailyReset(team: id("acme"), user: nil, day: LocalDay(string: "2026-03-10")!, manual: true)])
+        #expect(
+            events == [.dailyReset(team: id("acme"), user: nil, day: LocalDay(string: "2026-03-10")!, manual: true)])
         let t = w.team("acme")
         #expect(t.consumedToday == 0)
         #expect(t.users[id("ann")]?.consumedToday == 0)
@@ -906,7 +957,9 @@ import Testing
         w.mustRun(Self.consume("bob", cost: 20))
         let events = try #require(w.run(.reset(team: id("acme"), user: id("ann"))).events)
         #expect(
-            events == [.dailyReset(team: id("acme"), user: id("ann"), day: LocalDay(string: "2026-03-10")!, manual: true)])
+            events == [
+                .dailyReset(team: id("acme"), user: id("ann"), day: LocalDay(string: "2026-03-10")!, manual: true)
+            ])
         let t = w.team("acme")
         #expect(t.users[id("ann")]?.consumedToday == 0)
         #expect(t.users[id("bob")]?.consumedToday == 20)

@@ -30,7 +30,8 @@ import Testing
 
     @Test func prune_forgetsOnlyKeysLastUsedBeforeTheCutoff() throws {
         try Self.withStorage { storage in
-            try storage.commit(Self.batch([("old-1", Self.record(1, at: 1_000)), ("old-2", Self.record(2, at: 5_000))]))
+            try storage.commit(
+                Self.batch([("old-1", Self.record(1, at: 1_000)), ("old-2", Self.record(2, at: 5_000))]))
             try storage.commit(Self.batch([("new", Self.record(3, at: 9_000))], pruneBefore: 6_000))
             let found = try storage.lookupKeys(["old-1", "old-2", "new"])
             #expect(found["old-1"] == nil)

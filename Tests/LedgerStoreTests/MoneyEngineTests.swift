@@ -21,10 +21,14 @@ import Testing
         let h = try EngineHarness(kind)
         h.setUpAcme()
         let bonus = try #require(
-            h.one(#"{"op":"bonus.grant","team":"acme","amount":100,"reason":"gift","expires_at":"2026-03-10T12:00:00.000Z","key":"b"}"#)
-                .seq)
+            h.one(
+                #"{"op":"bonus.grant","team":"acme","amount":100,"reason":"gift","expires_at":"2026-03-10T12:00:00.000Z","key":"b"}"#
+            )
+            .seq)
         // The bonus expires first, so it is spent first.
-        #expect(h.one(#"{"op":"consume","team":"acme","user":"ann","model":"m","cost":30,"key":"c"}"#).int("available") == 500_070)
+        #expect(
+            h.one(#"{"op":"consume","team":"acme","user":"ann","model":"m","cost":30,"key":"c"}"#).int("available")
+                == 500_070)
         let head = h.engine.state.head
         #expect(h.one(#"{"op":"clock.set","at":"2026-03-10T11:59:59.999Z"}"#).int("appended") == 0)
         #expect(h.one(#"{"op":"clock.set","at":"2026-03-10T12:00:00.000Z"}"#).int("appended") == 1)
@@ -41,7 +45,9 @@ import Testing
     @Test func bonusExpiry_ofASpentBonus_appendsNothing() throws {
         let h = try EngineHarness(.memory)
         h.setUpAcme()
-        h.one(#"{"op":"bonus.grant","team":"acme","amount":100,"reason":"gift","expires_at":"2026-03-10T12:00:00.000Z","key":"b"}"#)
+        h.one(
+            #"{"op":"bonus.grant","team":"acme","amount":100,"reason":"gift","expires_at":"2026-03-10T12:00:00.000Z","key":"b"}"#
+        )
         h.one(#"{"op":"consume","team":"acme","user":"ann","model":"m","cost":100,"key":"c"}"#)
         #expect(h.one(#"{"op":"clock.set","at":"2026-03-10T13:00:00.000Z"}"#).int("appended") == 0)
         #expect(h.team("acme").available == 500_000)
@@ -53,8 +59,10 @@ import Testing
         let h = try EngineHarness(kind)
         h.setUpAcme()
         let bonus = try #require(
-            h.one(#"{"op":"bonus.grant","team":"acme","amount":100,"reason":"loyalty","expires_at":"2026-04-10T00:00:00.000Z","key":"b"}"#)
-                .seq)
+            h.one(
+                #"{"op":"bonus.grant","team":"acme","amount":100,"reason":"loyalty","expires_at":"2026-04-10T00:00:00.000Z","key":"b"}"#
+            )
+            .seq)
         h.one(#"{"op":"clock.set","at":"2026-04-09T12:00:00.000Z"}"#)
         // Tied expiry with the allowance: the bonus goes first.
         h.one(#"{"op":"consume","team":"acme","user":"ann","model":"m","cost":10,"key":"c"}"#)
@@ -129,7 +137,9 @@ import Testing
     func hold_escrowFromABonusThatExpires_doesNotExpireWhileHeld_andLapsesOnRelease(kind: StorageKind) throws {
         let h = try EngineHarness(kind)
         h.setUpAcme()
-        h.one(#"{"op":"bonus.grant","team":"acme","amount":100,"reason":"gift","expires_at":"2026-03-10T12:00:00.000Z","key":"b"}"#)
+        h.one(
+            #"{"op":"bonus.grant","team":"acme","amount":100,"reason":"gift","expires_at":"2026-03-10T12:00:00.000Z","key":"b"}"#
+        )
         let hold = try #require(
             h.one(#"{"op":"hold","team":"acme","user":"ann","model":"m","amount":150,"ttl_seconds":36000,"key":"h"}"#)
                 .int("hold"))
@@ -163,7 +173,9 @@ import Testing
         #expect(late.rejection?.seq == UInt64(hold))
         #expect(h.one(#"{"op":"hold.release","hold":\#(hold)}"#).code == .holdClosed)
         // The usage is then recorded with consume {record:true}.
-        #expect(h.one(#"{"op":"consume","team":"acme","user":"ann","model":"m","cost":5,"record":true,"key":"r"}"#).code == nil)
+        #expect(
+            h.one(#"{"op":"consume","team":"acme","user":"ann","model":"m","cost":5,"record":true,"key":"r"}"#).code
+                == nil)
         try h.expectReplayMatches()
     }
 
@@ -180,9 +192,15 @@ import Testing
             guard case .cycleStarted(_, _, _, let start, let end, _) = e.body else { return nil }
             return (e.ts, start, end)
         }
-        #expect(starts.map(\.0) == [at("2026-02-28T00:00:00.000Z"), at("2026-03-31T00:00:00.000Z"), at("2026-04-30T00:00:00.000Z")])
+        #expect(
+            starts.map(\.0) == [
+                at("2026-02-28T00:00:00.000Z"), at("2026-03-31T00:00:00.000Z"), at("2026-04-30T00:00:00.000Z"),
+            ])
         #expect(starts.map(\.1) == starts.map(\.0))
-        #expect(starts.map(\.2) == [at("2026-03-31T00:00:00.000Z"), at("2026-04-30T00:00:00.000Z"), at("2026-05-31T00:00:00.000Z")])
+        #expect(
+            starts.map(\.2) == [
+                at("2026-03-31T00:00:00.000Z"), at("2026-04-30T00:00:00.000Z"), at("2026-05-31T00:00:00.000Z"),
+            ])
         #expect(h.team("acme").cycleAnchor == 31)
         try h.expectReplayMatches()
     }
@@ -257,7 +275,9 @@ import Testing
         #expect(reverseAgain.seq == reversalSeq)
         #expect(reverseAgain.int("amount") == 100)
         // Another key: already reversed.
-        #expect(h.one(#"{"op":"reverse","seq":\#(commitSeq),"reason":"refund","amount":100,"key":"r2"}"#).code == .alreadyExists)
+        #expect(
+            h.one(#"{"op":"reverse","seq":\#(commitSeq),"reason":"refund","amount":100,"key":"r2"}"#).code
+                == .alreadyExists)
         #expect(h.eventCount == count + 1)
         #expect(h.team("acme").consumedCycle == 150)
         #expect(h.team("acme").available == 499_850)
@@ -296,7 +316,10 @@ import Testing
         let grant = h.one(#"{"op":"bonus.grant","team":"acme","amount":500,"reason":"other","key":"b"}"#)
         #expect(grant.int("overdraft") == 0)
         #expect(grant.int("available") == 200)
-        #expect(h.one(#"{"op":"bonus.grant","team":"acme","amount":5,"reason":"other","expires_at":"2026-03-10T09:00:00.000Z","key":"b2"}"#).code == .badRequest)
+        #expect(
+            h.one(
+                #"{"op":"bonus.grant","team":"acme","amount":5,"reason":"other","expires_at":"2026-03-10T09:00:00.000Z","key":"b2"}"#
+            ).code == .badRequest)
         try h.expectReplayMatches()
     }
 }

@@ -75,7 +75,8 @@ import Testing
             for ((op, line), answer) in zip(lines, answers) {
                 let at = "batch \(batch): \(line) → \(answer)"
                 expect(answer.code != .internal && answer.code != .unavailable, "unexpected error at \(at)")
-                expect(answer.code != .conflict && answer.object?["duplicate"] == nil, "fresh key seen as used at \(at)")
+                expect(
+                    answer.code != .conflict && answer.object?["duplicate"] == nil, "fresh key seen as used at \(at)")
                 let limitCodes: [ErrorCode] = [.insufficientTokens, .dailyLimitExceeded, .budgetExceeded]
                 if op == "hold.commit" || line.contains(#""record":true"#), let code = answer.code {
                     expect(!limitCodes.contains(code), "a limit refused a commit or record:true at \(at)")
@@ -111,7 +112,9 @@ import Testing
             expect(t.buckets.allSatisfy { $0.amount >= 0 }, "team \(team): a negative bucket \(t.buckets)")
             expect(t.held == s.held, "team \(team): held \(t.held) ≠ from the log \(s.held)")
             if s.unlimited {
-                expect(t.available == -1 && t.overdraft == 0, "team \(team): unlimited shows \(t.available)/\(t.overdraft)")
+                expect(
+                    t.available == -1 && t.overdraft == 0, "team \(team): unlimited shows \(t.available)/\(t.overdraft)"
+                )
                 continue
             }
             expect(t.overdraft == s.overdraft, "team \(team): overdraft \(t.overdraft) ≠ from the log \(s.overdraft)")
@@ -265,7 +268,11 @@ struct Shadow {
             // no longer spendable and was not drawn again lapses.
             var goneBack: [UInt64: Int64] = [:]
             for d in hold.draws {
-                if t.live(d.bucketSeq, at: e.ts) { t.buckets[d.bucketSeq]!.amount += d.amount } else { goneBack[d.bucketSeq, default: 0] += d.amount }
+                if t.live(d.bucketSeq, at: e.ts) {
+                    t.buckets[d.bucketSeq]!.amount += d.amount
+                } else {
+                    goneBack[d.bucketSeq, default: 0] += d.amount
+                }
             }
             for d in c.draws {
                 if t.live(d.bucketSeq, at: e.ts) {
@@ -273,7 +280,9 @@ struct Shadow {
                     if t.buckets[d.bucketSeq]!.amount < 0 { issue("bucket \(d.bucketSeq) below zero") }
                 } else {
                     goneBack[d.bucketSeq, default: 0] -= d.amount
-                    if goneBack[d.bucketSeq]! < 0 { issue("a commit drew \(d.amount) from gone bucket \(d.bucketSeq) beyond its escrow") }
+                    if goneBack[d.bucketSeq]! < 0 {
+                        issue("a commit drew \(d.amount) from gone bucket \(d.bucketSeq) beyond its escrow")
+                    }
                 }
             }
             t.lapsed += goneBack.values.reduce(0, +)
@@ -295,7 +304,11 @@ struct Shadow {
             if released != hold.amount { issue("released \(released) of a hold of \(hold.amount)") }
             t.held -= hold.amount
             for d in hold.draws {
-                if t.live(d.bucketSeq, at: e.ts) { t.buckets[d.bucketSeq]!.amount += d.amount } else { t.lapsed += d.amount }
+                if t.live(d.bucketSeq, at: e.ts) {
+                    t.buckets[d.bucketSeq]!.amount += d.amount
+                } else {
+                    t.lapsed += d.amount
+                }
             }
             teams[team] = t
         case .reversed(let r):
@@ -303,9 +316,13 @@ struct Shadow {
             var t = teams[r.team]!
             switch events[r.reversesSeq] {
             case .consumed(let c)?:
-                reverseConsumption(r, cost: c.cost, draws: c.draws, overdraft: c.overdraft, into: &t, seq: e.seq, at: e.ts, issue: issue)
+                reverseConsumption(
+                    r, cost: c.cost, draws: c.draws, overdraft: c.overdraft, into: &t, seq: e.seq, at: e.ts,
+                    issue: issue)
             case .holdCommitted(let c)?:
-                reverseConsumption(r, cost: c.cost, draws: c.draws, overdraft: c.overdraft, into: &t, seq: e.seq, at: e.ts, issue: issue)
+                reverseConsumption(
+                    r, cost: c.cost, draws: c.draws, overdraft: c.overdraft, into: &t, seq: e.seq, at: e.ts,
+                    issue: issue)
             case .topup(_, let credited, _)?, .bonusGranted(_, let credited, _, _)?:
                 if r.amount > credited || r.amount < 0 { issue("reversed \(r.amount) of a credit of \(credited)") }
                 if !r.restored.isEmpty || r.lapsed != 0 { issue("a credit's reversal restored or lapsed") }
@@ -343,16 +360,24 @@ struct Shadow {
     ) {
         if r.amount > cost || r.amount < 0 { issue("reversed \(r.amount) of a cost of \(cost)") }
         let overdraftPart = min(r.amount, overdraft)
-        if let o = r.origin, o.overdraft != overdraftPart { issue("origin overdraft \(o.overdraft) ≠ \(overdraftPart)") }
+        if let o = r.origin, o.overdraft != overdraftPart {
+            issue("origin overdraft \(o.overdraft) ≠ \(overdraftPart)")
+        }
         let restored = r.restored.reduce(0) { $0 + $1.amount }
         // An unlimited pool drew nothing: its consumption's reversal has nothing to give back.
         let backed = min(r.amount, draws.reduce(0) { $0 + $1.amount } + overdraft)
         if restored + r.lapsed + overdraftPart != backed {
-            issue("restored \(restored) + lapsed \(r.lapsed) + overdraft part \(overdraftPart) ≠ \(backed) of \(r.amount)")
+            issue(
+                "restored \(restored) + lapsed \(r.lapsed) + overdraft part \(overdraftPart) ≠ \(backed) of \(r.amount)"
+            )
         }
         t.consumptionReversed += r.amount
         for d in r.restored {
-            if t.live(d.bucketSeq, at: ts) { t.buckets[d.bucketSeq]!.amount += d.amount } else { issue("restored to gone bucket \(d.bucketSeq)") }
+            if t.live(d.bucketSeq, at: ts) {
+                t.buckets[d.bucketSeq]!.amount += d.amount
+            } else {
+                issue("restored to gone bucket \(d.bucketSeq)")
+            }
         }
         t.lapsed += r.lapsed
         let reduce = min(t.overdraft, overdraftPart)
@@ -451,7 +476,9 @@ struct MoneyHistoryGenerator {
             o["amount"] = .int(pick([int64(1...500), int64(1...4000)]))
             o["reason"] = .string(pick(["gift", "referral", "event", "loyalty", "other"]))
             if chance(80) {
-                let x = chance(50) ? dueInstant(state, team: team, now: now) : now.adding(seconds: Int64(int(1...1_500_000)))
+                let x =
+                    chance(50)
+                    ? dueInstant(state, team: team, now: now) : now.adding(seconds: Int64(int(1...1_500_000)))
                 o["expires_at"] = .string(x.rfc3339)
             }
             o["key"] = key()

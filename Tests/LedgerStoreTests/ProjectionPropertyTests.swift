@@ -99,7 +99,8 @@ import Testing
         for (id, team) in h.engine.state.teams {
             let usage = try queries.usage(team: id, pod: nil)
             let teamUsed = usage["team"]?.objectValue?["used"]?.numberValue?.int64
-            #expect(teamUsed == team.budget.used, "seed \(seed): team \(id) used \(teamUsed ?? -1) ≠ \(team.budget.used)")
+            #expect(
+                teamUsed == team.budget.used, "seed \(seed): team \(id) used \(teamUsed ?? -1) ≠ \(team.budget.used)")
             for case .object(let p) in usage["pods"]?.arrayValue ?? [] {
                 let pod = ID(p["pod"]!.stringValue!)!
                 let used = p["used"]?.numberValue?.int64

@@ -51,7 +51,9 @@ import Testing
             ok(
                 #"{"op":"consume","key":"c4","team":"r","user":"u1","pod":"p1","task":"t1","model":"a","input_tokens":10,"output_tokens":25}"#
             )
-            let c5 = ok(#"{"op":"consume","key":"c5","team":"r","user":"u2","model":"b","operation":"image","cost":100}"#).seq!
+            let c5 = ok(
+                #"{"op":"consume","key":"c5","team":"r","user":"u2","model":"b","operation":"image","cost":100}"#
+            ).seq!
             ok(#"{"op":"reverse","key":"r1","seq":\#(c1),"reason":"refund","amount":40}"#)
             ok(#"{"op":"reverse","key":"r2","seq":\#(c5),"reason":"refund"}"#)
             scratch = try ScratchDirectory()
@@ -133,7 +135,8 @@ import Testing
         let u = try f.queries.usage(team: ID("r")!, pod: nil)
         // The cycle began 2026-01-26 (team.create): every consumption above is in it.
         #expect(
-            CanonicalJSON.string(u["pods"]!) == #"[{"budget":1000,"by_model":[{"input_tokens":10,"model":"a","output_tokens":25,"tokens":150}],"by_task":[{"task":"t1","tokens":120},{"task":"t2","tokens":30}],"daily":[{"day":"2026-01-26","tokens":60},{"day":"2026-01-31","tokens":30},{"day":"2026-02-02","tokens":60}],"paused":false,"pod":"p1","remaining":850,"used":150}]"#
+            CanonicalJSON.string(u["pods"]!)
+                == #"[{"budget":1000,"by_model":[{"input_tokens":10,"model":"a","output_tokens":25,"tokens":150}],"by_task":[{"task":"t1","tokens":120},{"task":"t2","tokens":30}],"daily":[{"day":"2026-01-26","tokens":60},{"day":"2026-01-31","tokens":30},{"day":"2026-02-02","tokens":60}],"paused":false,"pod":"p1","remaining":850,"used":150}]"#
         )
         #expect(u["team"]?.objectValue?["used"] == .int(200))
         #expect(f.h.team("r").budget.used == 200)

@@ -311,7 +311,9 @@ final class WriterSimulation {
 
         let unavailable = answers.filter { $0.code == .unavailable }.count
         if commitFailed || fault == .lookupFails {
-            if unavailable != answers.count { issue("a failed commit answered \(answers.count - unavailable) requests") }
+            if unavailable != answers.count {
+                issue("a failed commit answered \(answers.count - unavailable) requests")
+            }
         } else if unavailable > 0 {
             issue("\(unavailable) answered unavailable with no fault")
         }
@@ -335,7 +337,9 @@ final class WriterSimulation {
             let at = "\(line) → \(answer)"
             if answer.code == .internal || answer.code == .conflict { issue("unexpected \(answer.code!) at \(at)") }
             let limitCodes: [ErrorCode] = [.insufficientTokens, .dailyLimitExceeded, .budgetExceeded]
-            if op == "hold.commit" || line.contains(#""record":true"#), let code = answer.code, limitCodes.contains(code) {
+            if op == "hold.commit" || line.contains(#""record":true"#), let code = answer.code,
+                limitCodes.contains(code)
+            {
                 issue("a limit refused a commit or record:true at \(at)")
             }
             guard answer.code == nil, let type = Self.appendingOps[op] else { continue }
@@ -347,7 +351,9 @@ final class WriterSimulation {
             if let key = request.key {
                 ackedKeys.insert(key)
                 if duplicate != keysBefore.contains(key) {
-                    issue("duplicate:\(duplicate) but the key was \(keysBefore.contains(key) ? "" : "not ")in the log at \(at)")
+                    issue(
+                        "duplicate:\(duplicate) but the key was \(keysBefore.contains(key) ? "" : "not ")in the log at \(at)"
+                    )
                 }
                 if keyRuns[key]?.lowerBound != seq {
                     issue("key \(key) answered seq \(seq), its events are \(String(describing: keyRuns[key])) at \(at)")
@@ -365,7 +371,9 @@ final class WriterSimulation {
         // Nothing keyed was stored without an answer.
         if headBefore < folded.head {
             for i in Int(headBefore)..<Int(folded.head) {
-                if let k = eventKeys[i], !ackedKeys.contains(k) { issue("seq \(i + 1) stored key \(k) with no ok answer") }
+                if let k = eventKeys[i], !ackedKeys.contains(k) {
+                    issue("seq \(i + 1) stored key \(k) with no ok answer")
+                }
             }
         }
         checkLive("after a batch")
@@ -436,7 +444,8 @@ final class WriterSimulation {
         for stored in chunk {
             let e: Event
             do {
-                let opened = try HashChain.open(stored: stored.bytes, previous: foldedHash, expectedSeq: folded.head + 1)
+                let opened = try HashChain.open(
+                    stored: stored.bytes, previous: foldedHash, expectedSeq: folded.head + 1)
                 e = opened.0
                 foldedHash = opened.1
             } catch {
@@ -449,7 +458,9 @@ final class WriterSimulation {
             eventKeys.append(e.key)
             if let k = e.key {
                 if let run = keyRuns[k] {
-                    if run.upperBound + 1 != e.seq { issue("key \(k) appended again at seq \(e.seq) (first run \(run))") }
+                    if run.upperBound + 1 != e.seq {
+                        issue("key \(k) appended again at seq \(e.seq) (first run \(run))")
+                    }
                     keyRuns[k] = run.lowerBound...e.seq
                 } else {
                     keyRuns[k] = e.seq...e.seq
@@ -481,7 +492,9 @@ final class WriterSimulation {
         var budgets = [("team", t.budget)]
         if let p = tags.pod, let pod = t.pods[p] { budgets.append(("pod \(p)", pod.budget)) }
         for (name, b) in budgets where b.budget != -1 && b.action == .pause && !b.resumed {
-            if b.used + b.held > b.budget { issue("seq \(seq): \(name) budget \(b.budget) passed: \(b.used) + \(b.held)") }
+            if b.used + b.held > b.budget {
+                issue("seq \(seq): \(name) budget \(b.budget) passed: \(b.used) + \(b.held)")
+            }
         }
         if t.buckets.contains(where: { $0.amount < 0 }) { issue("seq \(seq): a negative bucket \(t.buckets)") }
     }
@@ -495,7 +508,8 @@ final class WriterSimulation {
         if engine.state != folded { issue("\(when): the live state differs from the log folded") }
         for (team, s) in shadow.teams {
             guard let t = engine.state.teams[team] else { return issue("\(when): team \(team) missing") }
-            let buckets = Dictionary(uniqueKeysWithValues: t.buckets.filter { $0.amount != 0 }.map { ($0.seq, $0.amount) })
+            let buckets = Dictionary(
+                uniqueKeysWithValues: t.buckets.filter { $0.amount != 0 }.map { ($0.seq, $0.amount) })
             if buckets != s.buckets.filter({ $0.value.amount != 0 }).mapValues(\.amount) {
                 issue("\(when): team \(team) buckets differ from the log's")
             }
@@ -513,7 +527,9 @@ final class WriterSimulation {
         if freshEngine {
             let fresh = try LedgerEngine(storage: storage, clock: clock, config: config, logger: quietLogger)
             if fresh.integrityFailure != nil { issue("end: a fresh engine finds \(fresh.integrityFailure!)") }
-            if fresh.state != engine.state || fresh.headHash != engine.headHash { issue("end: replay differs from live") }
+            if fresh.state != engine.state || fresh.headHash != engine.headHash {
+                issue("end: replay differs from live")
+            }
         }
         for a in acked {
             let i = Int(a.seq) - 1

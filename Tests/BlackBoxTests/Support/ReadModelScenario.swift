@@ -109,7 +109,8 @@ enum CLIBinary {
     /// test's environment; `environment` adds or replaces variables.
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessResult {
         guard FileManager.default.isExecutableFile(atPath: binaryPath) else {
-            throw LedgerTestError("no CLI binary at \(binaryPath) (swift build --product tokenledger, or set TOKENLEDGER_BIN)")
+            throw LedgerTestError(
+                "no CLI binary at \(binaryPath) (swift build --product tokenledger, or set TOKENLEDGER_BIN)")
         }
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "NO_COLOR")
