@@ -36,8 +36,9 @@ enum FuzzChecks {
     static let clockReachMs: Int64 = 25 * 86_400_000
 
     /// How deep each input goes, from `TOKENLEDGER_FUZZ_DEPTH` (tools/fuzz `--depth`): `parse` stops
-    /// after checks 1-3, which runs many times more inputs per second (the engine's fold and
-    /// hash chain dominate a deep input); `engine` (the default) runs all four.
+    /// after checks 1-3, which runs about twice as many inputs per second (1,451 against 716
+    /// side by side; the engine's fold and hash chain dominate a deep input); `engine` (the
+    /// default) runs all four.
     enum Depth: String { case parse, engine }
     static let depth: Depth = {
         guard let raw = getenv("TOKENLEDGER_FUZZ_DEPTH") else { return .engine }
