@@ -1,6 +1,12 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+// tools/fuzz sets TOKENLEDGER_FUZZ_COVERAGE: libFuzzer's coverage then goes into this package's
+// targets only (with ASan on everything from `--sanitize=address`). Instrumenting NIO and Crypto
+// too tripled the counters libFuzzer scans after each input, a quarter of the run's time (perf).
+let fuzzCoverage: [SwiftSetting] =
+    Context.environment["TOKENLEDGER_FUZZ_COVERAGE"] != nil ? [.unsafeFlags(["-sanitize=fuzzer"])] : []
+
 // Targets are split by what they may do: a C module map for LMDB, a safe wrapper over it,
 // a pure core (no I/O), the wire protocol, the store with its single writer, the NIO server,
 // and two executables that only wire things together.
@@ -31,9 +37,10 @@ let package = Package(
         .target(name: "LMDB", dependencies: ["CLMDB"]),
         .target(
             name: "LedgerCore",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: fuzzCoverage
         ),
-        .target(name: "LedgerProtocol", dependencies: ["LedgerCore"]),
+        .target(name: "LedgerProtocol", dependencies: ["LedgerCore"], swiftSettings: fuzzCoverage),
         .target(
             name: "LedgerStore",
             dependencies: [
@@ -41,14 +48,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-            ]
+            ],
+            swiftSettings: fuzzCoverage
         ),
         .target(
             name: "LedgerProjections",
             dependencies: [
                 "LMDB", "LedgerCore", "LedgerProtocol", "LedgerStore",
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: fuzzCoverage
         ),
         .target(
             name: "LedgerServer",
@@ -57,7 +66,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: fuzzCoverage
         ),
         .executableTarget(
             name: "tokenledgerd",
@@ -81,15 +91,20 @@ let package = Package(
         .executableTarget(
             name: "tokenledger-fuzz",
             dependencies: [
-                "LedgerServer", "LedgerStore", "LedgerMemoryStore", "LedgerProtocol", "LedgerCore",
+                "LedgerServer", "LedgerStore", "LedgerMemoryStore", "LedgerProtocol", "LedgerCore", "CFuzzDriver",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])] + fuzzCoverage,
+            // lld: gold stops with an internal error on this link (SwiftPM's `--defsym main=…`
+            // beside libFuzzer's own `main`); the Swift toolchain ships lld.
+            linkerSettings: fuzzCoverage.isEmpty ? [] : [.unsafeFlags(["-sanitize=fuzzer", "-use-ld=lld"])]
         ),
+        // libFuzzer's LLVMFuzzerRunDriver, declared for the fuzz target's main.
+        .target(name: "CFuzzDriver"),
         // A LogStorage in memory with fault injection, for the tests, the writer simulation and the fuzzer.
-        .target(name: "LedgerMemoryStore", dependencies: ["LedgerStore", "LedgerCore"]),
+        .target(name: "LedgerMemoryStore", dependencies: ["LedgerStore", "LedgerCore"], swiftSettings: fuzzCoverage),
         .target(name: "LedgerClient"),
         .target(name: "LedgerTestKit", dependencies: ["LedgerClient"]),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),

@@ -197,6 +197,11 @@ public enum RequestParser {
         } catch {
             return .failure(RequestFailure(id: nil, rejection: .badRequest("not JSON: \(error.description)")))
         }
+        return parseGeneral(json: value)
+    }
+
+    /// The general parser on a line already parsed as JSON (the fuzz target parses each line once).
+    package static func parseGeneral(json value: JSON) -> Result<ParsedRequest, RequestFailure> {
         guard case .object(let object) = value else {
             return .failure(RequestFailure(id: nil, rejection: .badRequest("a request is a JSON object")))
         }

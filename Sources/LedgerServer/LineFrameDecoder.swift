@@ -28,27 +28,48 @@ public struct LineFrameDecoder: ByteToMessageDecoder {
     }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        let (state, frame) = self.next(&buffer)
+        if let frame { context.fireChannelRead(Self.wrapInboundOut(frame)) }
+        return state
+    }
+
+    /// The decoder without a channel: takes at most one frame off `buffer`. `decode(context:buffer:)`
+    /// is this plus passing the frame on (and `decodeLast` is `nextLast`), so the fuzz target,
+    /// which drives these directly (no channel per input), runs the server's code.
+    public mutating func next(_ buffer: inout ByteBuffer) -> (DecodingState, LineFrame?) {
         guard !self.overflowed else {
             buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
-            return .needMoreData
+            return (.needMoreData, nil)
         }
         let view = buffer.readableBytesView
         guard let newline = view[(view.startIndex + self.scannedBytes)...].firstIndex(of: UInt8(ascii: "\n")) else {
             self.scannedBytes = view.count
             // max+1 bytes may still be a max-byte line waiting for the `\n` of its `\r\n`.
             if view.count > self.maxLineBytes + 1 || (view.count == self.maxLineBytes + 1 && view.last != 0x0D) {
-                return self.overflow(context: context, buffer: &buffer)
+                return self.overflow(&buffer)
             }
-            return .needMoreData
+            return (.needMoreData, nil)
         }
         self.scannedBytes = 0
         var lineBytes = newline - view.startIndex
         if lineBytes > 0 && view[newline - 1] == UInt8(ascii: "\r") { lineBytes -= 1 }
-        guard lineBytes <= self.maxLineBytes else { return self.overflow(context: context, buffer: &buffer) }
+        guard lineBytes <= self.maxLineBytes else { return self.overflow(&buffer) }
         let line = buffer.readBytes(length: lineBytes)!
         buffer.moveReaderIndex(to: newline + 1)
-        if !line.isEmpty { context.fireChannelRead(Self.wrapInboundOut(.line(line))) }
-        return .continue
+        return (.continue, line.isEmpty ? nil : .line(line))
+    }
+
+    /// End of stream without a channel: the frames still in `buffer`; half a line is dropped.
+    public mutating func nextLast(_ buffer: inout ByteBuffer) -> [LineFrame] {
+        var frames: [LineFrame] = []
+        while true {
+            let (state, frame) = self.next(&buffer)
+            if let frame { frames.append(frame) }
+            if state != .continue { break }
+        }
+        buffer.moveReaderIndex(forwardBy: buffer.readableBytes)  // half a line at EOF: not a request
+        self.scannedBytes = 0
+        return frames
     }
 
     public mutating func decodeLast(
@@ -56,16 +77,13 @@ public struct LineFrameDecoder: ByteToMessageDecoder {
         buffer: inout ByteBuffer,
         seenEOF: Bool
     ) throws -> DecodingState {
-        while try self.decode(context: context, buffer: &buffer) == .continue {}
-        buffer.moveReaderIndex(forwardBy: buffer.readableBytes)  // half a line at EOF: not a request
-        self.scannedBytes = 0
+        for frame in self.nextLast(&buffer) { context.fireChannelRead(Self.wrapInboundOut(frame)) }
         return .needMoreData
     }
 
-    private mutating func overflow(context: ChannelHandlerContext, buffer: inout ByteBuffer) -> DecodingState {
+    private mutating func overflow(_ buffer: inout ByteBuffer) -> (DecodingState, LineFrame?) {
         self.overflowed = true
         buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
-        context.fireChannelRead(Self.wrapInboundOut(.tooLong))
-        return .needMoreData
+        return (.needMoreData, .tooLong)
     }
 }

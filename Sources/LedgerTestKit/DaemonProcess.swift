@@ -102,7 +102,7 @@ public final class DaemonProcess: @unchecked Sendable {
 
     private func appendMarker(_ text: String) {
         guard let handle = FileHandle(forWritingAtPath: stderrPath) else {
-            FileManager.default.createFile(atPath: stderrPath, contents: Data(text.utf8))
+            _ = FileManager.default.createFile(atPath: stderrPath, contents: Data(text.utf8))  // a marker: best effort
             return
         }
         handle.seekToEndOfFile()

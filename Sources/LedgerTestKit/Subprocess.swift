@@ -161,7 +161,9 @@ public func runProcess(
     let stdinPath = directory.path + "/stdin"
     let stdoutPath = directory.path + "/stdout"
     let stderrPath = directory.path + "/stderr"
-    FileManager.default.createFile(atPath: stdinPath, contents: Data((stdin ?? "").utf8))
+    guard FileManager.default.createFile(atPath: stdinPath, contents: Data((stdin ?? "").utf8)) else {
+        throw SubprocessError("cannot create \(stdinPath)")
+    }
     let child = try ChildProcess(
         executable: executable, arguments: arguments, stdinPath: stdinPath, stdoutPath: stdoutPath,
         stderrPath: stderrPath, environment: environment)

@@ -99,4 +99,37 @@ struct LineFrameDecoderTests {
     @Test func decode_whenTooLongIsLeftAtEOF_reportsIt() throws {
         #expect(try self.feed([String(repeating: "x", count: 17)], close: true) == [.tooLong])
     }
+
+    /// `next` and `nextLast` without a channel, driven as the fuzz target drives them.
+    private func feedWithoutChannel(_ chunks: [String], maxLineBytes: Int = 16, close: Bool) -> [LineFrame] {
+        var decoder = LineFrameDecoder(maxLineBytes: maxLineBytes)
+        var buffer = ByteBuffer()
+        var frames: [LineFrame] = []
+        for chunk in chunks {
+            buffer.writeString(chunk)
+            while buffer.readableBytes > 0 {
+                let (state, frame) = decoder.next(&buffer)
+                if let frame { frames.append(frame) }
+                if state != .continue { break }
+            }
+        }
+        return close ? frames + decoder.nextLast(&buffer) : frames
+    }
+
+    static let overLimitCases: [Case] = [
+        Case(
+            name: "too long, then a line", chunks: [String(repeating: "x", count: 17) + "\n", "a\n"],
+            expected: [.tooLong]),
+        Case(name: "too long at EOF", chunks: [String(repeating: "x", count: 17)], expected: [.tooLong]),
+        Case(name: "max plus cr waits", chunks: [String(repeating: "x", count: 16) + "\r"], expected: []),
+    ]
+
+    @Test(arguments: cases + overLimitCases)
+    func next_withoutAChannel_givesTheChannelsFrames(_ testCase: Case) throws {
+        for close in [false, true] {
+            let direct = self.feedWithoutChannel(testCase.chunks, close: close)
+            #expect(direct == (try self.feed(testCase.chunks, close: close)), "close: \(close)")
+        }
+        #expect(self.feedWithoutChannel(testCase.chunks, close: false) == testCase.expected)
+    }
 }
