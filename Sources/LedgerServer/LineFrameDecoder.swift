@@ -59,14 +59,21 @@ public struct LineFrameDecoder: ByteToMessageDecoder {
         return (.continue, line.isEmpty ? nil : .line(line))
     }
 
-    /// End of stream without a channel: the frames still in `buffer`; half a line is dropped.
-    public mutating func nextLast(_ buffer: inout ByteBuffer) -> [LineFrame] {
+    /// Every frame `buffer` holds now, taken the way `ByteToMessageHandler` calls `decode`: while
+    /// bytes remain and the answer is `.continue`.
+    public mutating func nextFrames(_ buffer: inout ByteBuffer) -> [LineFrame] {
         var frames: [LineFrame] = []
-        while true {
+        while buffer.readableBytes > 0 {
             let (state, frame) = self.next(&buffer)
             if let frame { frames.append(frame) }
             if state != .continue { break }
         }
+        return frames
+    }
+
+    /// End of stream without a channel: the frames still in `buffer`; half a line is dropped.
+    public mutating func nextLast(_ buffer: inout ByteBuffer) -> [LineFrame] {
+        let frames = self.nextFrames(&buffer)
         buffer.moveReaderIndex(forwardBy: buffer.readableBytes)  // half a line at EOF: not a request
         self.scannedBytes = 0
         return frames

@@ -71,9 +71,12 @@ enum FuzzChecks {
         var requests: [ParsedRequest] = []
         var clockMs = EngineCheck.start.ms
         for case .line(let line) in expected {
-            let json = try? JSONParser.parse(line)
-            let general = json.map { RequestParser.parseGeneral(json: $0) }
-            if let json { checkJSON(json, general: general!) }
+            var general: Result<ParsedRequest, RequestFailure>? = nil
+            if let json = try? JSONParser.parse(line) {
+                let parsed = RequestParser.parseGeneral(json: json)
+                checkJSON(json, general: parsed)
+                general = parsed
+            }
             if case .success(let request) = checkParser(line, general: general), depth == .engine,
                 requests.count < engineRequestsMax, keepsClockInReach(request, clockMs: &clockMs)
             {
@@ -97,11 +100,7 @@ enum FuzzChecks {
         while start < input.count {
             let end = min(input.count, start + step)
             buffer.writeBytes(input[start..<end])
-            while buffer.readableBytes > 0 {
-                let (state, frame) = decoder.next(&buffer)
-                if let frame { frames.append(frame) }
-                if state != .continue { break }
-            }
+            frames += decoder.nextFrames(&buffer)
             precondition(buffer.readableBytes <= maxLineBytes + 1, "the decoder kept more than max + 1 bytes")
             buffer.discardReadBytes()
             start = end

@@ -100,18 +100,14 @@ struct LineFrameDecoderTests {
         #expect(try self.feed([String(repeating: "x", count: 17)], close: true) == [.tooLong])
     }
 
-    /// `next` and `nextLast` without a channel, driven as the fuzz target drives them.
+    /// `nextFrames` and `nextLast` without a channel, driven as the fuzz target drives them.
     private func feedWithoutChannel(_ chunks: [String], maxLineBytes: Int = 16, close: Bool) -> [LineFrame] {
         var decoder = LineFrameDecoder(maxLineBytes: maxLineBytes)
         var buffer = ByteBuffer()
         var frames: [LineFrame] = []
         for chunk in chunks {
             buffer.writeString(chunk)
-            while buffer.readableBytes > 0 {
-                let (state, frame) = decoder.next(&buffer)
-                if let frame { frames.append(frame) }
-                if state != .continue { break }
-            }
+            frames += decoder.nextFrames(&buffer)
         }
         return close ? frames + decoder.nextLast(&buffer) : frames
     }
