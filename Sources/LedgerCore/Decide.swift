@@ -435,9 +435,11 @@ public enum Limits {
         return nil
     }
 
+    /// A task is known from its first use in its pod, or, named without a pod, in its team.
     static func isKnownTask(_ t: TeamState, _ tags: UsageTags) -> Bool {
-        guard let task = tags.task, let pod = tags.pod, let p = t.pods[pod] else { return false }
-        return p.tasks.contains(task)
+        guard let task = tags.task else { return false }
+        guard let pod = tags.pod else { return t.tasks.contains(task) }
+        return t.pods[pod]?.tasks.contains(task) ?? false
     }
 
     /// Takes `cost` from the buckets in spend order; what they cannot cover is overdraft.

@@ -133,6 +133,9 @@ public struct TeamState: Sendable, Equatable {
     public var overdraft: Int64 = 0
     public var users: [ID: UserState] = [:]
     public var pods: [ID: PodState] = [:]
+    /// Tasks used without a pod: they belong to the team, known from their first use there
+    /// (a pod's tasks are in its `PodState`).
+    public var tasks: Set<ID> = []
     public var budget = BudgetState()
     public var alertAt: [Int64] = [50, 75, 90, 100]
 
@@ -195,6 +198,16 @@ public struct TeamState: Sendable, Equatable {
     /// (no reset is appended when every counter was already zero).
     mutating func rollDay(to day: LocalDay) {
         if day > today { resetDaily(to: day) }
+    }
+
+    /// Makes a usage's task known: to its pod, or to the team when it names no pod.
+    mutating func noteTask(_ tags: UsageTags) {
+        guard let task = tags.task else { return }
+        if let pod = tags.pod {
+            if let i = pods.index(forKey: pod) { pods.values[i].tasks.insert(task) }
+        } else {
+            tasks.insert(task)
+        }
     }
 
     mutating func holdCounters(_ tags: UsageTags, _ amount: Int64) {
@@ -341,7 +354,7 @@ extension LedgerState {
             modifyTeam(h.tags.team) { t in
                 t.takeDraws(h.draws, at: e.ts)
                 t.holdCounters(h.tags, h.amount)
-                if let pod = h.tags.pod, let task = h.tags.task { t.pods[pod]?.tasks.insert(task) }
+                t.noteTask(h.tags)
             }
         case .holdCommitted(let c):
             guard let hold = holds.removeValue(forKey: c.holdSeq) else {
@@ -403,22 +416,24 @@ extension TeamState {
             users.values[i].consumedToday += cost
             users.values[i].consumedCycle += cost
         }
-        if let pod = tags.pod, let i = pods.index(forKey: pod) {
-            pods.values[i].budget.used += cost
-            if let task = tags.task { pods.values[i].tasks.insert(task) }
-        }
+        if let pod = tags.pod, let i = pods.index(forKey: pod) { pods.values[i].budget.used += cost }
+        noteTask(tags)
     }
 
     /// Takes a reversed amount back out of the counters of the original's day and cycle.
+    /// No counter goes below 0 (PROTOCOL §5): a manual `reset` may have zeroed a counter the
+    /// original was counted in, and the reversal then lowers it to 0 and no further.
     mutating func uncount(_ origin: Reversal.Origin, amount: Int64, reversalSeq: UInt64) {
-        if origin.uncountDay { consumedToday -= amount }
-        if origin.uncountCycle { budget.used -= amount }
+        precondition(amount >= 0, "a reversal takes a non-negative amount")
+        func lower(_ counter: inout Int64) { counter = max(0, counter - amount) }
+        if origin.uncountDay { lower(&consumedToday) }
+        if origin.uncountCycle { lower(&budget.used) }
         if var u = users[origin.user] {
-            if origin.uncountDay { u.consumedToday -= amount }
-            if origin.uncountCycle { u.consumedCycle -= amount }
+            if origin.uncountDay { lower(&u.consumedToday) }
+            if origin.uncountCycle { lower(&u.consumedCycle) }
             users[origin.user] = u
         }
-        if origin.uncountCycle, let pod = origin.pod { pods[pod]?.budget.used -= amount }
+        if origin.uncountCycle, let pod = origin.pod, pods[pod] != nil { lower(&pods[pod]!.budget.used) }
         let overdraftPart = origin.overdraft
         // The overdraft part reduces the overdraft; what was already repaid of it comes back
         // as a top-up bucket named by the reversal.

@@ -213,7 +213,6 @@ package enum FastRequestParser {
         guard let pod = optionalID(.pod), let task = optionalID(.task), let operation = optionalID(.operation) else {
             return nil
         }
-        if task != nil && pod == nil { return nil }
         guard let input = amount(.inputTokens), let output = amount(.outputTokens) else { return nil }
         let tags = UsageTags(team: team, user: user, pod: pod, task: task, model: model, operation: operation?.string)
         let usage = Usage(inputTokens: input, outputTokens: output, params: nil)

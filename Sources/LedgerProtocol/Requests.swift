@@ -363,8 +363,9 @@ public enum RequestParser {
             if let arr = try f.optionalArray("alert_at") {
                 var xs: [Int64] = []
                 for a in arr {
-                    guard case .number(let n) = a, let x = n.int64, (1...100).contains(x) else {
-                        throw .badRequest("\"alert_at\" must list integer percents 1..100")
+                    guard case .number(let n) = a, let x = n.int64, (1...1000).contains(x) else {
+                        // An `alert` budget can be passed, so percents above 100 are meaningful.
+                        throw .badRequest("\"alert_at\" must list integer percents 1..1000")
                     }
                     xs.append(x)
                 }
@@ -436,9 +437,7 @@ public enum RequestParser {
             team: try f.id("team"), user: try f.id("user"), pod: try f.optionalID("pod"),
             task: try f.optionalID("task"), model: try f.id("model"),
             operation: try f.optionalID("operation")?.string)
-        if tags.task != nil && tags.pod == nil {
-            throw .badRequest("\"task\" needs \"pod\": a task belongs to its pod")
-        }
+        // A task without a pod belongs to the team (PROTOCOL §5): known from its first use there.
         return tags
     }
 

@@ -84,8 +84,13 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
             switch RequestParser.parse(line) {
             case .failure(let f):
                 // A peer without a role learns nothing but `forbidden`; one with a role is told
-                // what is wrong only with a request its role may make.
-                if role == nil || f.op.map({ !$0.allows(role!) }) == true {
+                // what is wrong only with a request its role may make. PROTOCOL §2's order:
+                // `unknown_op` (a clock op without the manual clock too) before `forbidden`.
+                if role != nil, let op = f.op, (op == .clockSet || op == .clockAdvance) && !manualClock {
+                    out[i] = Self.encode(
+                        id: f.id,
+                        .failure(Rejection(.unknownOp, "unknown op \"\(op.rawValue)\" (only with --clock manual)")))
+                } else if role == nil || f.op.map({ !$0.allows(role!) }) == true {
                     out[i] = refuse(f.id, f.op?.rawValue ?? "(unparsed)")
                 } else {
                     out[i] = Self.encode(id: f.id, .failure(f.rejection))

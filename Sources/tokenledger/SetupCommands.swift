@@ -88,7 +88,8 @@ struct TeamConfigure: LedgerCommand {
     var budgetAction: BudgetAction?
     @Option(
         help: ArgumentHelp(
-            "Budget percents that raise a budget_alert, comma-separated (default 50,75,90,100).", valueName: "list"),
+            "Budget percents (1..1000: an alert budget can be passed) that raise a budget_alert, comma-separated (default 50,75,90,100).",
+            valueName: "list"),
         transform: Parse.integerList)
     var alertAt: [Int]?
     @Option(help: ArgumentHelp("Plan for the team from its next cycle on.", valueName: "plan")) var plan: String?

@@ -7,7 +7,10 @@ struct SpenderOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Team id.", valueName: "team")) var team: String
     @Option(help: ArgumentHelp("User id (a member of the team).", valueName: "user")) var user: String
     @Option(help: ArgumentHelp("Pod id (optional; its budget then applies).", valueName: "pod")) var pod: String?
-    @Option(help: ArgumentHelp("Task id within the pod (optional).", valueName: "task")) var task: String?
+    @Option(
+        help: ArgumentHelp(
+            "Task id (optional): within the pod, or, without --pod, a task of the team.", valueName: "task")) var task:
+        String?
     @Option(help: ArgumentHelp("Model id, priced by `price set`.", valueName: "model")) var model: String
 
     func add(to fields: inout Fields) {

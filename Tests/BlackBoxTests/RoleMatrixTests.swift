@@ -170,4 +170,31 @@ struct RoleMatrixTests {
             #expect(answers[1]["id"]?.int == 7)
         }
     }
+
+    /// PROTOCOL §2's order for a peer with a role: `unknown_op` → `forbidden` → `bad_request`.
+    /// Without `--clock manual` the clock ops are unknown, so a gateway's clock op (well formed
+    /// or not) is `unknown_op`, not `forbidden`.
+    @Test func errorOrder_unknownOpComesBeforeForbiddenBeforeBadRequest() throws {
+        try withLedger(
+            ["--clock", "system", "--socket-group", OtherUser.groupName, "--role", "gateway=65534"], checkSchemas: false
+        ) { ledger in
+            chmod(ledger.daemon.directory.path, 0o755)
+            let answers = try OtherUser.callInvalid(
+                ledger,
+                [
+                    #"{"op":"no.such.op","id":1,"junk":true}"#,
+                    #"{"op":"clock.set","id":2}"#,
+                    #"{"op":"clock.advance","id":3,"seconds":1}"#,
+                    #"{"op":"topup","id":4,"amount":"x"}"#,
+                    #"{"op":"consume","id":5,"team":"t"}"#,
+                    #"{"id":6}"#,
+                ])
+            expectError(answers[0], code: "unknown_op")
+            expectError(answers[1], code: "unknown_op")
+            expectError(answers[2], code: "unknown_op")
+            expectError(answers[3], code: "forbidden")
+            expectError(answers[4], code: "bad_request")
+            expectError(answers[5], code: "bad_request")
+        }
+    }
 }

@@ -95,7 +95,8 @@ import Testing
         Case(line: "{\(consume),\"record\":null}", fast: false),
         Case(line: "{\(consume),\"params\":{\"steps\":5}}", fast: false),
         Case(line: "{\(consume),\"params\":{}}", fast: false),
-        Case(line: "{\(consume),\"task\":\"x\"}", fast: false),
+        Case(line: "{\(consume),\"task\":\"x\"}", fast: true),
+        Case(line: "{\(consume),\"task\":\"x\",\"cost\":3}", fast: true),
         Case(line: #"{"op":"consume","team":"t","user":"u","model":"m"}"#, fast: false),
         Case(line: #"{"op":"consume","team":"t","user":"u","key":"k"}"#, fast: false),
         Case(line: #"{"op":"consume","team":"t","user":"u","model":"m","key":""}"#, fast: false),
@@ -262,6 +263,8 @@ struct RequestLineGenerator {
         if chance(30) {
             members.append(("pod", id()))
             if chance(50) { members.append(("task", id())) }
+        } else if chance(10) {
+            members.append(("task", id()))  // a task of the team, without a pod
         }
         if chance(20) { members.append(("operation", id())) }
         switch op {

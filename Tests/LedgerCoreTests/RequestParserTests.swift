@@ -94,7 +94,10 @@ import Testing
         Row(
             name: "unknown timezone", line: #"{"op":"team.create","team":"t","timezone":"Mars/Olympus"}"#,
             code: .badRequest),
-        Row(name: "task without pod", line: "{\(consumeBase),\"cost\":1,\"task\":\"x\"}", code: .badRequest),
+        Row(
+            name: "alert_at of 1001", line: #"{"op":"team.configure","team":"t","alert_at":[50,1001]}"#,
+            code: .badRequest),
+        Row(name: "alert_at of 0", line: #"{"op":"team.configure","team":"t","alert_at":[0]}"#, code: .badRequest),
         Row(name: "record not a bool", line: "{\(consumeBase),\"cost\":1,\"record\":1}", code: .badRequest),
         Row(name: "params not an object", line: "{\(consumeBase),\"params\":[1]}", code: .badRequest),
         Row(name: "params float value", line: "{\(consumeBase),\"params\":{\"steps\":2.5}}", code: .badRequest),
@@ -238,6 +241,31 @@ import Testing
             tags: UsageTags(team: id("t"), user: id("u"), pod: id("p"), task: id("x"), model: id("m"), operation: "op"),
             usage: Usage(inputTokens: 10, outputTokens: 20, params: ["steps": .int(5)]), cost: nil, record: true)
         #expect(r.body == .command(.consume(expected)))
+    }
+
+    @Test(arguments: ["consume", "check", "hold"])
+    func parse_whenTaskHasNoPod_keepsTheTaskForTheTeam(op: String) throws {
+        let usage = op == "hold" ? #""amount":5"# : #""cost":5"#
+        let key = op == "check" ? "" : #","key":"k""#
+        let r = try #require(
+            Self.request(#"{"op":"\#(op)"\#(key),"team":"t","user":"u","task":"x","model":"m",\#(usage)}"#))
+        let tags: UsageTags
+        switch r.body {
+        case .command(.consume(let c)), .query(.check(let c)): tags = c.tags
+        case .command(.hold(let h)): tags = h.tags
+        default: Issue.record("unexpected \(r.body)"); return
+        }
+        #expect(tags.pod == nil)
+        #expect(tags.task == id("x"))
+    }
+
+    @Test func parse_whenAlertAtPassesOneHundred_acceptsUpToOneThousand() throws {
+        let r = try #require(Self.request(#"{"op":"team.configure","team":"t","alert_at":[150,80,1000]}"#))
+        guard case .command(.teamConfigure(_, _, _, _, let alertAt, _)) = r.body else {
+            Issue.record("not a team.configure: \(r.body)")
+            return
+        }
+        #expect(alertAt == [150, 80, 1000])
     }
 
     @Test func parse_whenPriceSetHasDecimals_storesThousandths() throws {

@@ -74,6 +74,7 @@ import Testing
             let answers = h.engine.execute(lines.map { parsed($0.line) })
             for ((op, line), answer) in zip(lines, answers) {
                 let at = "batch \(batch): \(line) → \(answer)"
+                for f in negativeFigures(answer) { expect(false, "\(f) is below 0 at \(at)") }
                 expect(answer.code != .internal && answer.code != .unavailable, "unexpected error at \(at)")
                 expect(
                     answer.code != .conflict && answer.object?["duplicate"] == nil, "fresh key seen as used at \(at)")
@@ -86,6 +87,7 @@ import Testing
                 if line.contains(#""key""#) { originals.append((line, seq, answer.int("cost"))) }
             }
             expect(try h.storage.head().hash == h.engine.headHash, "batch \(batch): stored head hash differs")
+            for n in negativeCounters(h.engine.state) { expect(false, "batch \(batch): \(n) is below 0") }
             if issues > 0 { return }
         }
 
@@ -142,6 +144,52 @@ import Testing
         }
         expect(h.engine.state.head == head && h.engine.state == state, "repeats changed the ledger")
     }
+}
+
+/// Every counter of the write side that must never go below 0 (PROTOCOL §5: a reversal after a
+/// manual `reset` lowers a counter to 0 and no further), named where it is.
+func negativeCounters(_ s: LedgerState) -> [String] {
+    var out: [String] = []
+    func check(_ v: Int64, _ name: @autoclosure () -> String) { if v < 0 { out.append("\(name()) = \(v)") } }
+    for (id, t) in s.teams.sorted(by: { $0.key < $1.key }) {
+        check(t.consumedToday, "team \(id) consumed_today")
+        check(t.budget.used, "team \(id) budget used")
+        check(t.budget.held, "team \(id) held")
+        check(t.overdraft, "team \(id) overdraft")
+        for b in t.buckets { check(b.amount, "team \(id) bucket \(b.seq)") }
+        for (u, x) in t.users {
+            check(x.consumedToday, "user \(id)/\(u) consumed_today")
+            check(x.consumedCycle, "user \(id)/\(u) consumed_cycle")
+            check(x.held, "user \(id)/\(u) held")
+            if x.allocation != -1 { check(x.allocationLeft, "user \(id)/\(u) allocation_left") }
+        }
+        for (p, x) in t.pods {
+            check(x.budget.used, "pod \(id)/\(p) used")
+            check(x.budget.held, "pod \(id)/\(p) held")
+        }
+    }
+    for (seq, h) in s.holds { check(h.amount, "hold \(seq)") }
+    return out
+}
+
+/// The figures of an answer that are counts (never below 0; `-1` is "unlimited" only where a
+/// limit may be unlimited).
+func negativeFigures(_ answer: EngineAnswer) -> [String] {
+    guard let o = answer.object else { return [] }
+    var out: [String] = []
+    let counts = ["consumed_today", "consumed_cycle", "budget_used", "held", "overdraft", "cost", "amount", "released"]
+    let limits = ["available", "allocation_left", "daily_limit", "monthly_budget"]
+    func scan(_ o: JSONObject, _ prefix: String) {
+        for name in counts {
+            if let v = o[name]?.numberValue?.int64, v < 0 { out.append("\(prefix)\(name) \(v)") }
+        }
+        for name in limits {
+            if let v = o[name]?.numberValue?.int64, v < -1 { out.append("\(prefix)\(name) \(v)") }
+        }
+    }
+    scan(o, "")
+    if let u = o["user"]?.objectValue { scan(u, "user.") }
+    return out
 }
 
 // MARK: - The log, folded by hand
@@ -463,6 +511,8 @@ struct MoneyHistoryGenerator {
             if chance(40) {
                 o["pod"] = .string(pick(Self.pods))
                 if chance(60) { o["task"] = .string("task\(int(0...3))") }
+            } else if chance(25) {
+                o["task"] = .string("task\(int(0...3))")  // a task of the team: no pod
             }
         }
         let op: String
@@ -547,13 +597,17 @@ struct MoneyHistoryGenerator {
                 o["budget_action"] = .string(pick(["alert", "pause", "block_new_tasks"]))
             }
             if teamName != "m3" && chance(40) { o["plan"] = .string(pick(["tiny2", "mid", "solo"])) }
-            if o.count == 2 { o["alert_at"] = .array([.int(50), .int(100)]) }
-        case 84..<87:
+            if o.count == 2 || chance(20) {
+                o["alert_at"] = .array(pick([[.int(50), .int(100)], [.int(80), .int(150)], [.int(1000), .int(90)]]))
+            }
+        case 84..<86:
             op = "user.assign"
             o["user"] = .string(pick(Self.users))
             o["amount"] = .int(pick([-1, 500, 3000]))
-        case 87..<89:
-            op = pick(["reset", "team.resume"])
+        case 86..<90:
+            // Manual resets of the team or one user, then reversals of what they zeroed: no
+            // counter may go below 0.
+            op = chance(80) ? "reset" : "team.resume"
             if op == "reset" && chance(50) { o["user"] = .string(pick(Self.users)) }
         default:
             o = ["id": .int(ids)]

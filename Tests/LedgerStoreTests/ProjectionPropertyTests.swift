@@ -114,7 +114,42 @@ import Testing
                 $0 + ($1.objectValue?["tokens"]?.numberValue?.int64 ?? 0)
             }
             #expect(total == byTeamFromLog[id.string] ?? 0, "seed \(seed): team \(id) report total \(total)")
+            for n in try negativeReadFigures(queries, team: id, usage: usage) {
+                Issue.record("seed \(seed): team \(id): \(n) is below 0")
+            }
         }
+    }
+
+    /// Every count of `usage` and of `report` (each period and dimension) that is below 0: none
+    /// may be, whatever resets and reversals the history holds.
+    static func negativeReadFigures(_ queries: ViewQueries, team: ID, usage: JSONObject) throws -> [String] {
+        var out: [String] = []
+        func scan(_ v: JSON, _ path: String) {
+            switch v {
+            case .object(let o):
+                for (k, x) in o.members {
+                    // `budget`/`remaining` are -1 when unlimited; `change_pct` is a signed change.
+                    if k == "budget" || k == "remaining" || k == "change_pct" { continue }
+                    scan(x, path + "." + k)
+                }
+            case .array(let a):
+                for (i, x) in a.enumerated() { scan(x, path + "[\(i)]") }
+            case .number(let n):
+                if n.lexeme.hasPrefix("-") { out.append("\(path) = \(n.lexeme)") }
+            default:
+                break
+            }
+        }
+        scan(.object(usage), "usage")
+        for period in [ReportPeriod.day, .week, .month] {
+            for by in [nil] + ReportDimension.allCases.map(Optional.some) {
+                var q = ReportQuery(team: team, period: period)
+                q.by = by
+                q.limit = 10_000
+                scan(.object(try queries.report(q)), "report \(period) by \(by.map { "\($0)" } ?? "none")")
+            }
+        }
+        return out
     }
 
     static func rows(_ store: ViewStore, _ name: ProjectionName) throws -> [[UInt8]: [UInt8]] {
