@@ -36,16 +36,19 @@ let package = Package(
             providers: [.apt(["liblmdb-dev"])]
         ),
         .target(name: "LMDB", dependencies: ["CLMDB"]),
+        // JSON with no dependency: the value type, the parser, RFC 8785 and the fast canonical
+        // writer; every module that reads or writes JSON uses this one.
+        .target(name: "LedgerJSON", swiftSettings: fuzzCoverage),
         .target(
             name: "LedgerCore",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["LedgerJSON", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: fuzzCoverage
         ),
-        .target(name: "LedgerProtocol", dependencies: ["LedgerCore"], swiftSettings: fuzzCoverage),
+        .target(name: "LedgerProtocol", dependencies: ["LedgerCore", "LedgerJSON"], swiftSettings: fuzzCoverage),
         .target(
             name: "LedgerStore",
             dependencies: [
-                "LMDB", "LedgerCore", "LedgerProtocol",
+                "LMDB", "LedgerCore", "LedgerJSON", "LedgerProtocol",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -55,7 +58,7 @@ let package = Package(
         .target(
             name: "LedgerProjections",
             dependencies: [
-                "LMDB", "LedgerCore", "LedgerProtocol", "LedgerStore",
+                "LMDB", "LedgerCore", "LedgerJSON", "LedgerProtocol", "LedgerStore",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: fuzzCoverage
@@ -63,7 +66,7 @@ let package = Package(
         .target(
             name: "LedgerServer",
             dependencies: [
-                "LedgerStore", "LedgerProtocol", "LedgerCore", "LedgerProjections",
+                "LedgerStore", "LedgerProtocol", "LedgerCore", "LedgerJSON", "LedgerProjections",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -73,7 +76,7 @@ let package = Package(
         .executableTarget(
             name: "tokenledgerd",
             dependencies: [
-                "LedgerServer", "LedgerStore", "LedgerCore", "LedgerProjections",
+                "LedgerServer", "LedgerStore", "LedgerCore", "LedgerJSON", "LedgerProjections",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -82,7 +85,7 @@ let package = Package(
             name: "tokenledger",
             dependencies: [
                 // LedgerStore and LedgerProjections for `rebuild --data` (offline, daemon stopped).
-                "LedgerCore", "LedgerClient", "LedgerStore", "LedgerProjections",
+                "LedgerCore", "LedgerJSON", "LedgerProtocol", "LedgerClient", "LedgerStore", "LedgerProjections",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Rainbow", package: "Rainbow"),
             ]
@@ -92,7 +95,8 @@ let package = Package(
         .executableTarget(
             name: "tokenledger-fuzz",
             dependencies: [
-                "LedgerServer", "LedgerStore", "LedgerMemoryStore", "LedgerProtocol", "LedgerCore", "CFuzzDriver",
+                "LedgerServer", "LedgerStore", "LedgerMemoryStore", "LedgerProtocol", "LedgerCore", "LedgerJSON",
+                "CFuzzDriver",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -105,29 +109,37 @@ let package = Package(
         // libFuzzer's LLVMFuzzerRunDriver, declared for the fuzz target's main.
         .target(name: "CFuzzDriver"),
         // A LogStorage in memory with fault injection, for the tests, the writer simulation and the fuzzer.
-        .target(name: "LedgerMemoryStore", dependencies: ["LedgerStore", "LedgerCore"], swiftSettings: fuzzCoverage),
-        .target(name: "LedgerClient"),
-        .target(name: "LedgerTestKit", dependencies: ["LedgerClient"]),
+        .target(
+            name: "LedgerMemoryStore", dependencies: ["LedgerStore", "LedgerCore", "LedgerJSON"],
+            swiftSettings: fuzzCoverage),
+        .target(name: "LedgerClient", dependencies: ["LedgerJSON"]),
+        .target(name: "LedgerTestKit", dependencies: ["LedgerClient", "LedgerJSON"]),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
-        .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore", "LedgerProtocol"]),
+        .testTarget(name: "LedgerJSONTests", dependencies: ["LedgerJSON"]),
+        .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore", "LedgerJSON", "LedgerProtocol"]),
+        .testTarget(name: "LedgerProtocolTests", dependencies: ["LedgerProtocol", "LedgerCore", "LedgerJSON"]),
         .testTarget(
             name: "LedgerProjectionsTests",
-            dependencies: ["LedgerProjections", "LedgerStore", "LedgerCore", "LedgerProtocol", "LMDB", "LedgerTestKit"]
+            dependencies: [
+                "LedgerProjections", "LedgerStore", "LedgerCore", "LedgerJSON", "LedgerProtocol", "LMDB",
+                "LedgerTestKit",
+            ]
         ),
         .testTarget(
             name: "LedgerStoreTests",
             dependencies: [
-                "LedgerStore", "LedgerCore", "LMDB", "LedgerTestKit", "LedgerProjections", "LedgerMemoryStore",
+                "LedgerStore", "LedgerCore", "LedgerJSON", "LMDB", "LedgerTestKit", "LedgerProjections",
+                "LedgerMemoryStore",
             ]
         ),
         .testTarget(
             name: "LedgerServerTests",
             dependencies: [
-                "LedgerServer", "LedgerStore",
+                "LedgerServer", "LedgerStore", "LedgerJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "BlackBoxTests", dependencies: ["LedgerTestKit", "LedgerClient"]),
+        .testTarget(name: "BlackBoxTests", dependencies: ["LedgerTestKit", "LedgerClient", "LedgerJSON"]),
     ]
 )

@@ -49,8 +49,8 @@ public final class Environment: @unchecked Sendable {
     public init(directory: String, options: EnvironmentOptions = .init()) throws {
         precondition(options.mapSizeBytes > 0, "mapSizeBytes must be positive")
         precondition(options.mapGrowthBytes > 0, "mapGrowthBytes must be positive")
-        precondition(options.maxMapSizeBytes >= options.mapSizeBytes, "maxMapSizeBytes below mapSizeBytes")
-        precondition(options.maxDatabases > 0 && options.maxReaders > 0, "maxDatabases and maxReaders must be positive")
+        precondition(options.mapSizeBytesMax >= options.mapSizeBytes, "mapSizeBytesMax below mapSizeBytes")
+        precondition(options.databasesMax > 0 && options.readersMax > 0, "databasesMax and readersMax must be positive")
         self.options = options
         self.osPageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
         precondition(osPageSize > 0, "sysconf(_SC_PAGESIZE) failed")
@@ -59,8 +59,8 @@ public final class Environment: @unchecked Sendable {
         try check(mdb_env_create(&created))
         guard let env = created else { preconditionFailure("mdb_env_create succeeded without an environment") }
         do {
-            try check(mdb_env_set_maxdbs(env, MDB_dbi(options.maxDatabases)))
-            try check(mdb_env_set_maxreaders(env, options.maxReaders))
+            try check(mdb_env_set_maxdbs(env, MDB_dbi(options.databasesMax)))
+            try check(mdb_env_set_maxreaders(env, options.readersMax))
             try check(mdb_env_set_mapsize(env, Self.roundUp(options.mapSizeBytes, to: osPageSize)))
             var flags = UInt32(MDB_NOTLS) | UInt32(MDB_NORDAHEAD)
             if options.noSync { flags |= UInt32(MDB_NOSYNC) }
@@ -92,7 +92,7 @@ public final class Environment: @unchecked Sendable {
     /// - Parameters:
     ///   - create: create the database if it does not exist; when false a missing one throws `.notFound`.
     ///   - integerKeys: `MDB_INTEGERKEY`: keys are native-endian `UInt32`/`UInt64` compared as numbers.
-    /// - Throws: `.dbsFull` past `maxDatabases`, `.incompatible` when the flags disagree with the stored database.
+    /// - Throws: `.dbsFull` past `databasesMax`, `.incompatible` when the flags disagree with the stored database.
     public func database(_ name: String?, create: Bool = true, integerKeys: Bool = false) throws -> Database {
         if let cached = try cachedDatabase(name, integerKeys: integerKeys) { return cached }
         precondition(gate.heldByCurrentThread == 0, "opening a database inside a read or write closure may deadlock")
@@ -130,7 +130,7 @@ public final class Environment: @unchecked Sendable {
     /// Reads never block on the writer. They wait only while the map grows. Nesting a `read` (or a `write`) inside a
     /// `read` on the same thread is allowed.
     ///
-    /// - Throws: `.readersFull` past `maxReaders` concurrent readers, `environmentClosed` after `close()`, and
+    /// - Throws: `.readersFull` past `readersMax` concurrent readers, `environmentClosed` after `close()`, and
     ///   whatever `body` throws.
     public func read<R>(_ body: (borrowing ReadTransaction) throws -> R) throws -> R {
         let txn = try openTransaction(flags: UInt32(MDB_RDONLY))
@@ -147,7 +147,7 @@ public final class Environment: @unchecked Sendable {
     /// transaction is dropped, the map grows by `mapGrowthBytes` (at least doubling) while no transaction is open in
     /// the process, and `body` runs again from the start in a fresh transaction. `body` must therefore be
     /// re-runnable: it may read and write the database and compute, but must not have effects outside it that
-    /// cannot happen twice. Growth stops at `maxMapSizeBytes`, past which `.mapFull` is thrown.
+    /// cannot happen twice. Growth stops at `mapSizeBytesMax`, past which `.mapFull` is thrown.
     ///
     /// Blocking (LMDB's writer mutex, fsync on commit), hence `noasync`: one writer thread should own all writes.
     ///
@@ -251,7 +251,7 @@ public final class Environment: @unchecked Sendable {
 
     /// The size after one growth step: `mapGrowthBytes` more, at least double, page-aligned, at most the maximum.
     func nextMapSize(after current: Int) -> Int {
-        let limit = max(options.maxMapSizeBytes / osPageSize * osPageSize, current)
+        let limit = max(options.mapSizeBytesMax / osPageSize * osPageSize, current)
         let added = current.addingReportingOverflow(options.mapGrowthBytes)
         let doubled = current.multipliedReportingOverflow(by: 2)
         let grown = max(

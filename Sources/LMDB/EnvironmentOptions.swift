@@ -11,11 +11,11 @@ public struct EnvironmentOptions: Sendable {
     /// retries rather than hundreds (each retry re-runs the whole write body).
     public var mapGrowthBytes: Int = 1 << 30
     /// The map never grows beyond this; past it `MDB_MAP_FULL` is thrown to the caller.
-    public var maxMapSizeBytes: Int = 1 << 40
+    public var mapSizeBytesMax: Int = 1 << 40
     /// Named databases the environment may hold (`mdb_env_set_maxdbs`).
-    public var maxDatabases: UInt32 = 32
+    public var databasesMax: UInt32 = 32
     /// Concurrent read transactions across every process (`mdb_env_set_maxreaders`).
-    public var maxReaders: UInt32 = 1024
+    public var readersMax: UInt32 = 1024
     /// `MDB_NOSYNC`: commits do not fsync. Only for rebuildable read-model environments: a crash may lose or corrupt
     /// the last transactions.
     public var noSync: Bool = false

@@ -55,11 +55,11 @@ public struct LMDBError: Error, Equatable, Hashable, Sendable, CustomStringConve
     public static let versionMismatch = LMDBError(code: MDB_VERSION_MISMATCH)
     /// The file is not an LMDB file.
     public static let invalid = LMDBError(code: MDB_INVALID)
-    /// The map is full; `Environment.write` grows and retries, so callers see it only past `maxMapSizeBytes`.
+    /// The map is full; `Environment.write` grows and retries, so callers see it only past `mapSizeBytesMax`.
     public static let mapFull = LMDBError(code: MDB_MAP_FULL)
-    /// More named databases than `maxDatabases`.
+    /// More named databases than `databasesMax`.
     public static let dbsFull = LMDBError(code: MDB_DBS_FULL)
-    /// More concurrent read transactions than `maxReaders`.
+    /// More concurrent read transactions than `readersMax`.
     public static let readersFull = LMDBError(code: MDB_READERS_FULL)
     /// Too many TLS keys (Windows only; listed so every code has a name).
     public static let tlsFull = LMDBError(code: MDB_TLS_FULL)

@@ -1,4 +1,5 @@
 import Foundation
+import LedgerJSON
 
 #if canImport(Glibc)
     import Glibc
@@ -195,22 +196,13 @@ public final class LineClient: @unchecked Sendable {
         return response
     }
 
-    /// Sends `object` as one JSON line and parses the response line as a JSON object.
-    public func request(_ object: [String: Any]) throws -> [String: Any] {
-        guard JSONSerialization.isValidJSONObject(object) else {
-            throw LineClientError(.badResponse, path: socketPath, "request is not serialisable as JSON: \(object)")
-        }
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes])
-        let line = String(decoding: data, as: UTF8.self)
-        assert(!line.contains("\n"), "JSONSerialization without .prettyPrinted emits one line")
-        let response = try request(line)
-        guard
-            let parsed = try? JSONSerialization.jsonObject(with: Data(response.utf8), options: [.fragmentsAllowed]),
-            let dictionary = parsed as? [String: Any]
-        else {
+    /// Sends `request` as one JSON line (members in order) and parses the answer line.
+    public func request(_ request: JSON) throws -> JSON {
+        let response = try self.request(request.line)
+        guard let parsed = try? JSONParser.parse(Array(response.utf8)), parsed.isObject else {
             throw LineClientError(.badResponse, path: socketPath, "response is not a JSON object: \(response)")
         }
-        return dictionary
+        return parsed
     }
 
     /// Changes the send and read timeout from now on (`0` or less waits forever), e.g. to

@@ -1,3 +1,5 @@
+import LedgerJSON
+
 /// What an accepted request answers, before its `id` is known to the encoder. Most answers
 /// are fields that the server wraps as `{"id":..,"ok":true,...}`; the hot ones (`consume`,
 /// `check`) are their figures as plain numbers, which the connection writes straight to the

@@ -1,3 +1,5 @@
+import LedgerJSON
+
 /// Reads the members of a JSON object by name with the protocol's typing rules, remembering
 /// which names were read so that anything left over can be refused as an unknown field.
 /// Used for requests (errors are `bad_request`) and for events read back from the log.

@@ -1,4 +1,5 @@
 import Crypto
+import LedgerJSON
 
 /// The hash chain of PROTOCOL §6: hash(n) = SHA-256(hash(n-1) ‖ canonical bytes of event n),
 /// with 32 zero bytes before seq 1. The canonical bytes are the event's RFC 8785 form without

@@ -1,3 +1,5 @@
+import LedgerJSON
+
 /// An id of the protocol (team, user, pod, task, model, plan, key): 1..128 bytes of UTF-8
 /// without control characters, compared byte for byte. Swift's `String ==` uses canonical
 /// equivalence, which would merge ids that differ only in Unicode normalisation, so equality,

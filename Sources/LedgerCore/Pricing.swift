@@ -1,3 +1,5 @@
+import LedgerJSON
+
 /// Pricing (PROTOCOL §7): exact arithmetic in thousandths, rounded up once.
 public struct Usage: Sendable, Equatable {
     public var inputTokens: Int64?

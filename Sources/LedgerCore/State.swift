@@ -99,7 +99,22 @@ public struct PodState: Sendable, Equatable {
     public var archived = false
     public var tasks: Set<ID> = []
 
+    public init() {}
+
+    init(budget: Int64, action: BudgetAction) {
+        self.budget.budget = budget
+        self.budget.action = action
+    }
+
     public var used: Int64 { budget.used }
+
+    /// `pod_configured`: a changed budget re-arms the alert percents above the new share.
+    mutating func configure(budget newBudget: Int64, action: BudgetAction) {
+        let changed = budget.budget != newBudget
+        budget.budget = newBudget
+        budget.action = action
+        if changed { budget.rearm() }
+    }
 }
 
 /// An open hold: escrowed tokens, priced at the prices in force when it was placed.
@@ -228,219 +243,4 @@ public struct LedgerState: Sendable, Equatable {
     public var reversed: Set<UInt64> = []
 
     public init() {}
-}
-
-// MARK: - evolve
-
-extension LedgerState {
-    /// Folds one event into the state. Events come from the decider or the log and are
-    /// trusted: a violated expectation here is a bug (assert), not an operating error.
-    public mutating func apply(_ e: Event) {
-        precondition(e.seq == head + 1, "events apply in seq order without gaps")
-        precondition(e.ts >= lastTs, "event time never goes back")
-        head = e.seq
-        lastTs = e.ts
-        switch e.body {
-        case .teamCreated(let team, let plan, let timezone, let dailyLimit, let anchor):
-            let zone = ZoneCalendar(identifier: timezone)!
-            teams[team] = TeamState(
-                id: team, plan: plan, timezone: timezone, zone: zone, dailyLimit: dailyLimit, cycleAnchor: anchor,
-                cycleStart: e.ts, cycleEnd: e.ts, today: zone.day(of: e.ts))
-        case .teamConfigured(let team, let dailyLimit, let budget, let action, let alertAt, let plan):
-            modifyTeam(team) { t in
-                if let dailyLimit { t.dailyLimit = dailyLimit }
-                if let action { t.budget.action = action }
-                if let alertAt { t.alertAt = alertAt }
-                if let plan { t.nextPlan = plan }
-                if let budget {
-                    t.budget.budget = budget
-                    t.budget.rearm()
-                    for k in t.pods.keys { t.pods[k]!.budget.rearm() }
-                }
-            }
-        case .teamResumed(let team):
-            modifyTeam(team) { $0.budget.resumed = true }
-        case .podResumed(let team, let pod):
-            modifyTeam(team) { $0.pods[pod]?.budget.resumed = true }
-        case .userAdded(let team, let user, let dailyLimit):
-            modifyTeam(team) { $0.users[user] = UserState(dailyLimit: dailyLimit) }
-        case .userRemoved(let team, let user):
-            modifyTeam(team) { $0.users[user]?.removed = true }
-        case .userAssigned(let team, let user, let amount):
-            modifyTeam(team) { $0.users[user]?.allocation = amount }
-        case .podCreated(let team, let pod, let budget, let action):
-            modifyTeam(team) { t in
-                var p = PodState()
-                p.budget.budget = budget
-                p.budget.action = action
-                t.pods[pod] = p
-            }
-        case .podConfigured(let team, let pod, let budget, let action):
-            modifyTeam(team) { t in
-                guard var p = t.pods[pod] else { return }
-                let changed = p.budget.budget != budget
-                p.budget.budget = budget
-                p.budget.action = action
-                if changed { p.budget.rearm() }
-                t.pods[pod] = p
-            }
-        case .podArchived(let team, let pod, _, _):
-            modifyTeam(team) { $0.pods[pod]?.archived = true }
-        case .planDefined(let plan, let tokens, let pods, let members):
-            plans[plan] = Plan(monthlyTokens: tokens, maxPods: pods, maxMembers: members)
-        case .priceSet(let p):
-            prices[p.model] = p
-        case .topup(let team, let amount, _):
-            modifyTeam(team) { t in
-                let rest = t.repayOverdraft(amount)
-                t.insertBucket(Bucket(seq: e.seq, source: .topup, amount: rest, expiresAt: nil))
-            }
-        case .bonusGranted(let team, let amount, _, let expiresAt):
-            modifyTeam(team) { t in
-                let rest = t.repayOverdraft(amount)
-                t.insertBucket(Bucket(seq: e.seq, source: .bonus, amount: rest, expiresAt: expiresAt))
-            }
-        case .cycleStarted(let team, let plan, let allowance, let start, let end, _):
-            let figures = plans[plan]
-            modifyTeam(team) { t in
-                // Unused allowance lapses; spent-out expired bonuses go with it.
-                t.buckets.removeAll { $0.source == .allowance || ($0.expiresAt.map { $0 <= start } ?? false) }
-                t.plan = plan
-                t.currentPlan = figures ?? t.currentPlan
-                t.nextPlan = nil
-                t.cycleStart = start
-                t.cycleEnd = end
-                t.budget.used = 0
-                t.budget.resumed = false
-                t.budget.alerted = []
-                for k in t.pods.keys {
-                    t.pods[k]!.budget.used = 0
-                    t.pods[k]!.budget.resumed = false
-                    t.pods[k]!.budget.alerted = []
-                }
-                for k in t.users.keys { t.users[k]!.consumedCycle = 0 }
-                t.unlimited = allowance == -1
-                if allowance > 0 {
-                    let rest = t.repayOverdraft(allowance)
-                    t.insertBucket(Bucket(seq: e.seq, source: .allowance, amount: rest, expiresAt: end))
-                } else if allowance == -1 {
-                    t.overdraft = 0
-                }
-            }
-        case .dailyReset(let team, let user, let day, let manual):
-            modifyTeam(team) { t in
-                if let user {
-                    t.users[user]?.consumedToday = 0
-                } else if manual {
-                    t.consumedToday = 0
-                    for k in t.users.keys { t.users[k]!.consumedToday = 0 }
-                } else {
-                    t.resetDaily(to: day)
-                }
-            }
-        case .bonusExpired(let team, let bonusSeq, _):
-            modifyTeam(team) { $0.buckets.removeAll { $0.seq == bonusSeq } }
-        case .consumed(let c):
-            modifyTeam(c.tags.team) { t in
-                t.rollDay(to: c.day)
-                t.takeDraws(c.draws, at: e.ts)
-                t.overdraft += c.overdraft
-                t.countConsumption(c.tags, cost: c.cost)
-            }
-        case .holdPlaced(let h):
-            let price = prices[h.tags.model]
-            holds[e.seq] = HoldState(
-                seq: e.seq, tags: h.tags, amount: h.amount, draws: h.draws, expiresAt: h.expiresAt, price: price)
-            modifyTeam(h.tags.team) { t in
-                t.takeDraws(h.draws, at: e.ts)
-                t.holdCounters(h.tags, h.amount)
-                t.noteTask(h.tags)
-            }
-        case .holdCommitted(let c):
-            guard let hold = holds.removeValue(forKey: c.holdSeq) else {
-                preconditionFailure("commit of a closed hold")
-            }
-            modifyTeam(c.tags.team) { t in
-                t.rollDay(to: c.day)
-                t.holdCounters(hold.tags, -hold.amount)
-                // All escrow goes back first (to a bucket that is gone: it lapses); then the
-                // cost's draws come out, the escrowed part first.
-                t.returnDraws(hold.draws, at: e.ts)
-                t.takeDraws(c.draws, at: e.ts)
-                t.overdraft += c.overdraft
-                t.countConsumption(c.tags, cost: c.cost)
-            }
-        case .holdReleased(let holdSeq, let team, _), .holdExpired(let holdSeq, let team, _):
-            guard let hold = holds.removeValue(forKey: holdSeq) else { preconditionFailure("release of a closed hold") }
-            modifyTeam(team) { t in
-                t.holdCounters(hold.tags, -hold.amount)
-                t.returnDraws(hold.draws, at: e.ts)
-            }
-        case .budgetAlert(let team, let scope, let pod, let percent, _, _):
-            modifyTeam(team) { t in
-                if scope == "pod", let pod {
-                    t.pods[pod]?.budget.alerted.insert(percent)
-                } else {
-                    t.budget.alerted.insert(percent)
-                }
-            }
-        case .reversed(let r):
-            reversed.insert(r.reversesSeq)
-            modifyTeam(r.team) { t in
-                t.returnDraws(r.restored, at: e.ts)
-                if let origin = r.origin {
-                    t.uncount(origin, amount: r.amount, reversalSeq: e.seq)
-                } else {
-                    // A credit loses its unspent part.
-                    if let i = t.buckets.firstIndex(where: { $0.seq == r.reversesSeq }) {
-                        t.buckets[i].amount -= r.amount
-                    }
-                }
-            }
-        }
-    }
-
-    private mutating func modifyTeam(_ id: ID, _ body: (inout TeamState) -> Void) {
-        guard let i = teams.index(forKey: id) else { preconditionFailure("event for unknown team \(id)") }
-        // Mutates in the dictionary's slot: no copy of the team, one hash.
-        body(&teams.values[i])
-    }
-}
-
-extension TeamState {
-    mutating func countConsumption(_ tags: UsageTags, cost: Int64) {
-        consumedToday += cost
-        budget.used += cost
-        // In the dictionaries' slots: one hash each, no copy.
-        if let i = users.index(forKey: tags.user) {
-            users.values[i].consumedToday += cost
-            users.values[i].consumedCycle += cost
-        }
-        if let pod = tags.pod, let i = pods.index(forKey: pod) { pods.values[i].budget.used += cost }
-        noteTask(tags)
-    }
-
-    /// Takes a reversed amount back out of the counters of the original's day and cycle.
-    /// No counter goes below 0 (PROTOCOL §5): a manual `reset` may have zeroed a counter the
-    /// original was counted in, and the reversal then lowers it to 0 and no further.
-    mutating func uncount(_ origin: Reversal.Origin, amount: Int64, reversalSeq: UInt64) {
-        precondition(amount >= 0, "a reversal takes a non-negative amount")
-        func lower(_ counter: inout Int64) { counter = max(0, counter - amount) }
-        if origin.uncountDay { lower(&consumedToday) }
-        if origin.uncountCycle { lower(&budget.used) }
-        if var u = users[origin.user] {
-            if origin.uncountDay { lower(&u.consumedToday) }
-            if origin.uncountCycle { lower(&u.consumedCycle) }
-            users[origin.user] = u
-        }
-        if origin.uncountCycle, let pod = origin.pod, pods[pod] != nil { lower(&pods[pod]!.budget.used) }
-        let overdraftPart = origin.overdraft
-        // The overdraft part reduces the overdraft; what was already repaid of it comes back
-        // as a top-up bucket named by the reversal.
-        let reduce = min(overdraft, overdraftPart)
-        overdraft -= reduce
-        if overdraftPart > reduce {
-            insertBucket(Bucket(seq: reversalSeq, source: .topup, amount: overdraftPart - reduce, expiresAt: nil))
-        }
-    }
 }

@@ -1,3 +1,5 @@
+import LedgerJSON
+
 /// The figures answers show (PROTOCOL §5 `balance`/`check`, §8 `status` and `warnings`),
 /// computed from the write-side state.
 public enum Views {

@@ -1,4 +1,5 @@
 import LedgerCore
+import LedgerJSON
 
 /// The event types the read models fold. Everything else only moves the log.
 public enum FactKind: UInt8, Sendable {
@@ -13,12 +14,12 @@ public enum FactKind: UInt8, Sendable {
     case podArchived
     case podResumed
 
-    private static let table: [(String, FactKind)] = [
-        ("consumed", .consumed), ("hold_committed", .holdCommitted), ("reversed", .reversed),
-        ("team_created", .teamCreated), ("cycle_started", .cycleStarted), ("pod_created", .podCreated),
-        ("pod_configured", .podConfigured), ("pod_archived", .podArchived), ("pod_resumed", .podResumed),
+    private static let table: [(EventType, FactKind)] = [
+        (.consumed, .consumed), (.holdCommitted, .holdCommitted), (.reversed, .reversed),
+        (.teamCreated, .teamCreated), (.cycleStarted, .cycleStarted), (.podCreated, .podCreated),
+        (.podConfigured, .podConfigured), (.podArchived, .podArchived), (.podResumed, .podResumed),
     ]
-    private static let names: [(name: [UInt8], kind: FactKind)] = table.map { (Array($0.0.utf8), $0.1) }
+    private static let names: [(name: [UInt8], kind: FactKind)] = table.map { (Array($0.0.rawValue.utf8), $0.1) }
 
     /// Compares bytes: runs once per event folded, so it builds no `String`.
     init(type: UnsafeBufferPointer<UInt8>) {
@@ -147,7 +148,7 @@ public enum FactScanner {
     /// Fills `f` (fresh) in place: the facts are a few hundred bytes, too many to copy out of
     /// an optional per event.
     static func scanRaw(_ b: UnsafeBufferPointer<UInt8>, into f: inout RawFacts) -> ScanOutcome {
-        var c = ByteCursor(b)
+        var c = ByteScanner(b)
         c.skipSpace()
         guard c.i < c.n, b[c.i] == UInt8(ascii: "{") else { return .malformed }
         c.i += 1
@@ -248,7 +249,7 @@ public enum FactScanner {
 /// A position in an event's bytes, with the scanner's steps as methods: a struct rather than
 /// closures over a captured index, which the compiler would box and check for exclusive
 /// access on every step.
-struct ByteCursor {
+struct ByteScanner {
     let b: UnsafeBufferPointer<UInt8>
     let n: Int
     var i = 0

@@ -1,5 +1,6 @@
 import LMDB
 import LedgerCore
+import LedgerJSON
 import LedgerProtocol
 
 /// `usage` and `report` (PROTOCOL §5), answered from the read models in one read transaction.
@@ -161,7 +162,7 @@ public struct ViewQueries: Sendable {
 
     // MARK: report
 
-    struct Bucket {
+    struct PeriodBucket {
         var label: String
         var start: LocalDay
         var rows: [[UInt8]?: Counters] = [:]
@@ -217,7 +218,7 @@ public struct ViewQueries: Sendable {
             let pods = try store.active(.pods, txn)
             guard try teamExists(txn, pods, t) else { throw Rejection.notFound("team \(q.team) not found") }
             let db = try store.active(.reports, txn)
-            var buckets: [LocalDay: Bucket] = [:]
+            var buckets: [LocalDay: PeriodBucket] = [:]
             var dayCache: [[UInt8]: LocalDay] = [:]
             try Self.scan(
                 txn, db, team: t, prefix: [dim.rawValue], from: scanFrom.map { Array($0.description.utf8) } ?? [],
@@ -235,7 +236,7 @@ public struct ViewQueries: Sendable {
                 }
                 let s = start(day)
                 let key: [UInt8]? = q.by == nil || rest.count == 10 ? nil : Array(rest[10...])
-                buckets[s, default: Bucket(label: label(s), start: s)].rows[key, default: Counters()] += c
+                buckets[s, default: PeriodBucket(label: label(s), start: s)].rows[key, default: Counters()] += c
             }
             var rows: [JSON] = []
             var truncated = false

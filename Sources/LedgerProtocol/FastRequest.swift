@@ -1,4 +1,5 @@
 import LedgerCore
+import LedgerJSON
 
 #if canImport(Glibc)
     import Glibc

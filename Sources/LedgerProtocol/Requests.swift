@@ -1,4 +1,5 @@
 import LedgerCore
+import LedgerJSON
 
 /// The ops this build implements. An op not listed answers `unknown_op`.
 public enum Op: String, Sendable, CaseIterable {

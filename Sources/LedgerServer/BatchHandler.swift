@@ -1,3 +1,5 @@
+import LedgerJSON
+
 /// The boundary between the socket server (framing, limits, ordering, backpressure) and the
 /// ledger service (parsing, roles, deciding). The server knows nothing of JSON ops; the
 /// service knows nothing of NIO.

@@ -15,7 +15,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     private let service: any RequestBatchHandler
     private let peer: PeerCredentials
-    private let maxLineBytes: Int
+    private let lineBytesMax: Int
     private let logger: Logger
     private let budget: InputBudget
     private let activity: ConnectionActivity
@@ -33,22 +33,22 @@ final class ConnectionHandler: ChannelDuplexHandler {
     init(
         service: any RequestBatchHandler,
         peer: PeerCredentials,
-        maxLineBytes: Int,
-        maxBatchLines: Int,
-        maxPendingLines: Int,
-        maxPendingBytes: Int = Int.max,
+        lineBytesMax: Int,
+        batchLinesMax: Int,
+        pendingLinesMax: Int,
+        pendingBytesMax: Int = Int.max,
         budget: InputBudget = InputBudget(capBytes: Int.max),
         activity: ConnectionActivity = ConnectionActivity(),
         logger: Logger
     ) {
         self.service = service
         self.peer = peer
-        self.maxLineBytes = maxLineBytes
+        self.lineBytesMax = lineBytesMax
         self.logger = logger
         self.budget = budget
         self.activity = activity
         self.machine = ConnectionStateMachine(
-            maxBatchLines: maxBatchLines, maxPendingLines: maxPendingLines, maxPendingBytes: maxPendingBytes)
+            batchLinesMax: batchLinesMax, pendingLinesMax: pendingLinesMax, pendingBytesMax: pendingBytesMax)
     }
 
     /// Tells the budget and the input guard what the state machine now holds.
@@ -76,7 +76,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         case .line(let line):
             self.machine.lineReceived(line)  // reported once per read, in channelReadComplete
         case .tooLong:
-            self.logger.notice("line too long, closing", metadata: ["line.bytes.max": "\(self.maxLineBytes)"])
+            self.logger.notice("line too long, closing", metadata: ["line.bytes.max": "\(self.lineBytesMax)"])
             self.perform(self.machine.lineTooLongReceived())
         }
     }
@@ -141,7 +141,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             context.read()
         case .writeLineTooLongAndClose:
             let message =
-                #"{"ok":false,"error":{"code":"line_too_long","message":"line exceeds \#(self.maxLineBytes) bytes"}}"#
+                #"{"ok":false,"error":{"code":"line_too_long","message":"line exceeds \#(self.lineBytesMax) bytes"}}"#
             self.write([Array(message.utf8)], context: context)
             self.closeAfterWrites(context: context)
         case .close:
@@ -195,7 +195,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// next → write → wait until written → next: a slow reader holds the stream, not our memory.
     private func pumpStream(_ stream: any EventLineStream) {
         guard let context = self.context, !self.machine.isClosed else { return }
-        let limit = self.machine.maxBatchLines
+        let limit = self.machine.batchLinesMax
         let promise = context.eventLoop.makePromise(of: [[UInt8]]?.self)
         promise.completeWithTask { try await stream.next(limit: limit) }
         let this = NIOLoopBound(self, eventLoop: context.eventLoop)

@@ -4,8 +4,8 @@ import NIOCore
 /// when to read, when to close. `ConnectionHandler` feeds it events and carries out its actions.
 ///
 /// Rules: at most one batch in flight; lines that arrive meanwhile are gathered into the next
-/// batch (at most `maxBatchLines`); reading stops while `maxPendingLines` lines or
-/// `maxPendingBytes` bytes wait or the channel is not writable; answers go out in request order
+/// batch (at most `batchLinesMax`); reading stops while `pendingLinesMax` lines or
+/// `pendingBytesMax` bytes wait or the channel is not writable; answers go out in request order
 /// because batches do.
 struct ConnectionStateMachine {
     enum Action: Equatable {
@@ -20,9 +20,9 @@ struct ConnectionStateMachine {
         case close
     }
 
-    let maxBatchLines: Int
-    let maxPendingLines: Int
-    let maxPendingBytes: Int
+    let batchLinesMax: Int
+    let pendingLinesMax: Int
+    let pendingBytesMax: Int
 
     private var pending = CircularBuffer<[UInt8]>()
     private var pendingBytes = 0
@@ -37,12 +37,12 @@ struct ConnectionStateMachine {
     /// A `read()` was asked for and not forwarded; it must be forwarded when reading may go on.
     private var readHeld = false
 
-    init(maxBatchLines: Int, maxPendingLines: Int, maxPendingBytes: Int = Int.max) {
-        precondition(maxBatchLines > 0 && maxPendingLines >= maxBatchLines, "need 0 < maxBatchLines <= maxPendingLines")
-        precondition(maxPendingBytes > 0, "maxPendingBytes must be positive")
-        self.maxBatchLines = maxBatchLines
-        self.maxPendingLines = maxPendingLines
-        self.maxPendingBytes = maxPendingBytes
+    init(batchLinesMax: Int, pendingLinesMax: Int, pendingBytesMax: Int = Int.max) {
+        precondition(batchLinesMax > 0 && pendingLinesMax >= batchLinesMax, "need 0 < batchLinesMax <= pendingLinesMax")
+        precondition(pendingBytesMax > 0, "pendingBytesMax must be positive")
+        self.batchLinesMax = batchLinesMax
+        self.pendingLinesMax = pendingLinesMax
+        self.pendingBytesMax = pendingBytesMax
     }
 
     var pendingLineCount: Int { self.pending.count }
@@ -60,8 +60,8 @@ struct ConnectionStateMachine {
         // A stream keeps reading (and dropping) so that the subscriber's EOF is seen.
         !self.closed && self.writable && !self.shuttingDown
             && (self.streaming
-                || (!self.lineTooLong && self.pending.count < self.maxPendingLines
-                    && self.pendingBytes < self.maxPendingBytes))
+                || (!self.lineTooLong && self.pending.count < self.pendingLinesMax
+                    && self.pendingBytes < self.pendingBytesMax))
     }
 
     // MARK: Events
@@ -150,7 +150,7 @@ struct ConnectionStateMachine {
             // While unwritable, hold the next batch: its answers would only pile up in memory.
             // On shutdown, go on: the channel closes after the last answer anyway.
             guard self.writable || self.shuttingDown else { return .none }
-            let count = min(self.maxBatchLines, self.pending.count)
+            let count = min(self.batchLinesMax, self.pending.count)
             var batch: [[UInt8]] = []
             batch.reserveCapacity(count)
             var bytes = 0

@@ -32,7 +32,7 @@ final class ConnectionActivity {
 }
 
 /// First in a connection's pipeline, before the line decoder:
-/// - counts the bytes of the unfinished line against the `InputBudget` (at most `maxLineBytes + 1`,
+/// - counts the bytes of the unfinished line against the `InputBudget` (at most `lineBytesMax + 1`,
 ///   what the decoder keeps), and holds `read()` while the budget is spent, unless the connection
 ///   holds less than `floorBytes`;
 /// - closes a connection whose line is not finished within `lineTimeout` of its first byte, the
@@ -56,7 +56,7 @@ final class InputGuard: ChannelDuplexHandler {
 
     private let budget: InputBudget
     private let activity: ConnectionActivity
-    private let maxLineBytes: Int
+    private let lineBytesMax: Int
     private let lineTimeout: TimeAmount
     private let idleTimeout: TimeAmount
     private let logger: Logger
@@ -70,12 +70,12 @@ final class InputGuard: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
 
     init(
-        budget: InputBudget, activity: ConnectionActivity, maxLineBytes: Int, lineTimeout: TimeAmount,
+        budget: InputBudget, activity: ConnectionActivity, lineBytesMax: Int, lineTimeout: TimeAmount,
         idleTimeout: TimeAmount, logger: Logger
     ) {
         self.budget = budget
         self.activity = activity
-        self.maxLineBytes = maxLineBytes
+        self.lineBytesMax = lineBytesMax
         self.lineTimeout = lineTimeout
         self.idleTimeout = idleTimeout
         self.logger = logger
@@ -122,7 +122,7 @@ final class InputGuard: ChannelDuplexHandler {
             partial = self.partialBytes + view.count
             if self.lineStarted == nil { self.lineStarted = now }
         }
-        let kept = min(partial, self.maxLineBytes + 1)
+        let kept = min(partial, self.lineBytesMax + 1)
         self.budget.add(kept - self.partialBytes)
         self.partialBytes = kept
         context.fireChannelRead(data)

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import LedgerCore
+import LedgerJSON
 import LedgerProjections
 import LedgerProtocol
 import LedgerStore
@@ -21,7 +22,7 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
     /// How long `usage` and `report` wait for the read models to reach the head seen on arrival.
     let readWaitMs: Int
     /// Live subscriptions at most (`--max-subscribers`); the next one is answered `unavailable`.
-    public var maxSubscribers = 64
+    public var subscribersMax = 64
     /// Runs `backup`; nil where the log is not in LMDB (tests on other storage).
     let backup: LogBackup?
     /// Backups run here, one at a time, never on the writer or the cooperative pool.
@@ -118,11 +119,11 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
                 // the requests after it in the batch are ignored (the connection only streams now).
                 await flush()
                 // Each subscriber may hold one fetch of lines (256 KiB); their number bounds the total.
-                guard subscribers.reserve(limit: maxSubscribers) else {
+                guard subscribers.reserve(limit: subscribersMax) else {
                     out[i] = Self.encode(
                         id: request.id,
                         .failure(
-                            Rejection(.unavailable, "subscriber limit (\(maxSubscribers)) reached; try again later")))
+                            Rejection(.unavailable, "subscriber limit (\(subscribersMax)) reached; try again later")))
                     continue
                 }
                 let stream = LogSubscription(

@@ -4,27 +4,27 @@ import NIOCore
 public enum LineFrame: Equatable, Sendable {
     /// A request line without its terminator (`\n` or `\r\n`); never empty.
     case line([UInt8])
-    /// The current line passed `maxLineBytes`; nothing after it is decoded.
+    /// The current line passed `lineBytesMax`; nothing after it is decoded.
     case tooLong
 }
 
 /// Splits the inbound bytes on `\n`, drops one trailing `\r` and skips empty lines.
 ///
-/// A line longer than `maxLineBytes` (terminator excluded) yields `.tooLong` as soon as that is
-/// certain, without waiting for its `\n`, so at most `maxLineBytes + 1` bytes of a line are kept.
+/// A line longer than `lineBytesMax` (terminator excluded) yields `.tooLong` as soon as that is
+/// certain, without waiting for its `\n`, so at most `lineBytesMax + 1` bytes of a line are kept.
 /// After `.tooLong` every further byte is discarded: the connection is about to close.
 /// An unterminated line at EOF is not a request (the protocol ends requests with `\n`) and is dropped.
 public struct LineFrameDecoder: ByteToMessageDecoder {
     public typealias InboundOut = LineFrame
 
-    public let maxLineBytes: Int
+    public let lineBytesMax: Int
     /// Bytes of the current line already searched for `\n`, so each byte is scanned once.
     private var scannedBytes = 0
     private var overflowed = false
 
-    public init(maxLineBytes: Int = 65536) {
-        precondition(maxLineBytes > 0, "maxLineBytes must be positive")
-        self.maxLineBytes = maxLineBytes
+    public init(lineBytesMax: Int = 65536) {
+        precondition(lineBytesMax > 0, "lineBytesMax must be positive")
+        self.lineBytesMax = lineBytesMax
     }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
@@ -45,7 +45,7 @@ public struct LineFrameDecoder: ByteToMessageDecoder {
         guard let newline = view[(view.startIndex + self.scannedBytes)...].firstIndex(of: UInt8(ascii: "\n")) else {
             self.scannedBytes = view.count
             // max+1 bytes may still be a max-byte line waiting for the `\n` of its `\r\n`.
-            if view.count > self.maxLineBytes + 1 || (view.count == self.maxLineBytes + 1 && view.last != 0x0D) {
+            if view.count > self.lineBytesMax + 1 || (view.count == self.lineBytesMax + 1 && view.last != 0x0D) {
                 return self.overflow(&buffer)
             }
             return (.needMoreData, nil)
@@ -53,7 +53,7 @@ public struct LineFrameDecoder: ByteToMessageDecoder {
         self.scannedBytes = 0
         var lineBytes = newline - view.startIndex
         if lineBytes > 0 && view[newline - 1] == UInt8(ascii: "\r") { lineBytes -= 1 }
-        guard lineBytes <= self.maxLineBytes else { return self.overflow(&buffer) }
+        guard lineBytes <= self.lineBytesMax else { return self.overflow(&buffer) }
         let line = buffer.readBytes(length: lineBytes)!
         buffer.moveReaderIndex(to: newline + 1)
         return (.continue, line.isEmpty ? nil : .line(line))

@@ -3,7 +3,7 @@ import NIOPosix
 /// The socket file's life outside NIO: is an old one stale, which group owns it, its mode.
 enum SocketFile {
     /// `sun_path` holds 108 bytes with the terminating NUL.
-    static let maxPathBytes = 107
+    static let pathBytesMax = 107
 
     /// A group given by name, or by number when it is all digits.
     static func resolveGroup(_ spec: String) throws -> gid_t {
@@ -29,9 +29,9 @@ enum SocketFile {
     /// Makes room for a new socket at `path`: nothing there is fine; a socket nobody listens on
     /// (a dead daemon's) is removed; a live one, or anything that is not a socket, is an error.
     static func clearStale(at path: String) throws {
-        guard path.utf8.count <= self.maxPathBytes else {
+        guard path.utf8.count <= self.pathBytesMax else {
             throw ServerError.socketSetup(
-                path: path, operation: "bind (path over \(self.maxPathBytes) bytes)", errno: ENAMETOOLONG)
+                path: path, operation: "bind (path over \(self.pathBytesMax) bytes)", errno: ENAMETOOLONG)
         }
         var info = stat()
         guard lstat(path, &info) == 0 else {
@@ -79,7 +79,7 @@ enum SocketFile {
     ) -> Result {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8.prefix(self.maxPathBytes))
+        let bytes = Array(path.utf8.prefix(self.pathBytesMax))
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             raw.copyBytes(from: bytes)
             raw[bytes.count] = 0

@@ -9,13 +9,13 @@ public struct ServerConfig: Sendable {
     /// Group owning the socket file (a name or a number); `nil` keeps the daemon's group.
     public var socketGroup: String?
     /// Longest request line in bytes, without its `\n` or `\r\n` (`--max-line`).
-    public var maxLineBytes: Int
+    public var lineBytesMax: Int
     /// Concurrent connections; the next one gets one `unavailable` line (`--max-connections`).
-    public var maxConnections: Int
+    public var connectionsMax: Int
     /// Most lines sent to the service in one batch.
-    public var maxBatchLines: Int
+    public var batchLinesMax: Int
     /// Lines a connection may gather while its batch is in flight before reading stops.
-    public var maxPendingLinesPerConnection: Int
+    public var pendingLinesPerConnectionMax: Int
     public var eventLoopThreads: Int
     /// How long `shutdown()` waits for connections to answer what they read before closing them anyway.
     public var shutdownGracePeriod: Duration
@@ -24,36 +24,36 @@ public struct ServerConfig: Sendable {
     /// A connection with nothing in flight that sends nothing for this long is closed (`--idle-timeout-seconds`).
     public var idleTimeout: Duration
     /// Request bytes buffered across all connections before they all stop reading (`--max-buffered-input-mib`).
-    public var maxBufferedInputBytes: Int
+    public var bufferedInputBytesMax: Int
     /// Request bytes one connection may gather while its batch is in flight before it stops reading.
-    public var maxPendingBytesPerConnection: Int
+    public var pendingBytesPerConnectionMax: Int
 
     public init(
         socketPath: String,
         socketGroup: String? = nil,
-        maxLineBytes: Int = 65536,
-        maxConnections: Int = 1024,
-        maxBatchLines: Int = 256,
-        maxPendingLinesPerConnection: Int = 4096,
+        lineBytesMax: Int = 65536,
+        connectionsMax: Int = 1024,
+        batchLinesMax: Int = 256,
+        pendingLinesPerConnectionMax: Int = 4096,
         eventLoopThreads: Int = System.coreCount,
         shutdownGracePeriod: Duration = .seconds(10),
         lineTimeout: Duration = .seconds(10),
         idleTimeout: Duration = .seconds(600),
-        maxBufferedInputBytes: Int = 32 << 20,
-        maxPendingBytesPerConnection: Int = 4 << 20
+        bufferedInputBytesMax: Int = 32 << 20,
+        pendingBytesPerConnectionMax: Int = 4 << 20
     ) {
         self.socketPath = socketPath
         self.socketGroup = socketGroup
-        self.maxLineBytes = maxLineBytes
-        self.maxConnections = maxConnections
-        self.maxBatchLines = maxBatchLines
-        self.maxPendingLinesPerConnection = maxPendingLinesPerConnection
+        self.lineBytesMax = lineBytesMax
+        self.connectionsMax = connectionsMax
+        self.batchLinesMax = batchLinesMax
+        self.pendingLinesPerConnectionMax = pendingLinesPerConnectionMax
         self.eventLoopThreads = eventLoopThreads
         self.shutdownGracePeriod = shutdownGracePeriod
         self.lineTimeout = lineTimeout
         self.idleTimeout = idleTimeout
-        self.maxBufferedInputBytes = maxBufferedInputBytes
-        self.maxPendingBytesPerConnection = maxPendingBytesPerConnection
+        self.bufferedInputBytesMax = bufferedInputBytesMax
+        self.pendingBytesPerConnectionMax = pendingBytesPerConnectionMax
     }
 
     /// The relations between the limits; `start()` refuses a config that breaks one.
@@ -61,21 +61,21 @@ public struct ServerConfig: Sendable {
         func check(_ ok: Bool, _ what: String) throws {
             if !ok { throw ServerError.invalidConfig(what) }
         }
-        try check(self.maxLineBytes > 0, "maxLineBytes must be positive")
-        try check(self.maxConnections > 0, "maxConnections must be positive")
-        try check(self.maxBatchLines > 0, "maxBatchLines must be positive")
+        try check(self.lineBytesMax > 0, "lineBytesMax must be positive")
+        try check(self.connectionsMax > 0, "connectionsMax must be positive")
+        try check(self.batchLinesMax > 0, "batchLinesMax must be positive")
         try check(
-            self.maxPendingLinesPerConnection >= self.maxBatchLines,
-            "maxPendingLinesPerConnection must be at least maxBatchLines"
+            self.pendingLinesPerConnectionMax >= self.batchLinesMax,
+            "pendingLinesPerConnectionMax must be at least batchLinesMax"
         )
         try check(self.eventLoopThreads > 0, "eventLoopThreads must be positive")
         try check(self.lineTimeout > .zero && self.idleTimeout > .zero, "timeouts must be positive")
         try check(
-            self.maxPendingBytesPerConnection > self.maxLineBytes,
-            "maxPendingBytesPerConnection must be above maxLineBytes")
+            self.pendingBytesPerConnectionMax > self.lineBytesMax,
+            "pendingBytesPerConnectionMax must be above lineBytesMax")
         try check(
-            self.maxBufferedInputBytes >= self.maxPendingBytesPerConnection,
-            "maxBufferedInputBytes must be at least maxPendingBytesPerConnection")
+            self.bufferedInputBytesMax >= self.pendingBytesPerConnectionMax,
+            "bufferedInputBytesMax must be at least pendingBytesPerConnectionMax")
         try check(!self.socketPath.isEmpty, "socketPath must not be empty")
     }
 }
@@ -138,7 +138,7 @@ public final class UnixSocketServer: Sendable {
     public init(config: ServerConfig, handler: any RequestBatchHandler, logger: Logger) {
         self.config = config
         self.handler = handler
-        self.inputBudget = InputBudget(capBytes: max(1, config.maxBufferedInputBytes))
+        self.inputBudget = InputBudget(capBytes: max(1, config.bufferedInputBytesMax))
         self.logger = logger
     }
 
@@ -193,7 +193,7 @@ public final class UnixSocketServer: Sendable {
             self.state.withLock { $0.phase = .running(group, channel) }
             self.logger.info(
                 "listening",
-                metadata: ["socket.path": "\(path)", "connections.max": "\(self.config.maxConnections)"]
+                metadata: ["socket.path": "\(path)", "connections.max": "\(self.config.connectionsMax)"]
             )
         } catch {
             self.state.withLock { $0.phase = .idle }
@@ -255,7 +255,7 @@ public final class UnixSocketServer: Sendable {
             case .starting, .running: break
             case .idle, .stopping, .stopped: return .stopping
             }
-            guard state.connections.count < self.config.maxConnections else {
+            guard state.connections.count < self.config.connectionsMax else {
                 return .full(logCount: state.refusals.refused(now: .now()))
             }
             let id = state.nextConnectionID
@@ -274,12 +274,12 @@ public final class UnixSocketServer: Sendable {
                 self.logger.notice(
                     "connections refused: limit reached",
                     metadata: peerMetadata.merging([
-                        "connections.max": "\(self.config.maxConnections)", "connections.refused": "\(logCount)",
+                        "connections.max": "\(self.config.connectionsMax)", "connections.refused": "\(logCount)",
                     ]) { $1 }
                 )
             }
             let line =
-                #"{"ok":false,"error":{"code":"unavailable","message":"connection limit (\#(self.config.maxConnections)) reached"}}"#
+                #"{"ok":false,"error":{"code":"unavailable","message":"connection limit (\#(self.config.connectionsMax)) reached"}}"#
             return channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(RefuseConnectionHandler(line: line))
             }
@@ -298,21 +298,21 @@ public final class UnixSocketServer: Sendable {
                 let activity = ConnectionActivity()
                 try channel.pipeline.syncOperations.addHandlers(
                     InputGuard(
-                        budget: budget, activity: activity, maxLineBytes: config.maxLineBytes,
+                        budget: budget, activity: activity, lineBytesMax: config.lineBytesMax,
                         lineTimeout: TimeAmount(config.lineTimeout), idleTimeout: TimeAmount(config.idleTimeout),
                         logger: logger),
                     // The bound is the decoder's own promise, kept as a net: breaking it closes the connection.
                     ByteToMessageHandler(
-                        LineFrameDecoder(maxLineBytes: config.maxLineBytes),
-                        maximumBufferSize: config.maxLineBytes + 1
+                        LineFrameDecoder(lineBytesMax: config.lineBytesMax),
+                        maximumBufferSize: config.lineBytesMax + 1
                     ),
                     ConnectionHandler(
                         service: service,
                         peer: peer,
-                        maxLineBytes: config.maxLineBytes,
-                        maxBatchLines: config.maxBatchLines,
-                        maxPendingLines: config.maxPendingLinesPerConnection,
-                        maxPendingBytes: config.maxPendingBytesPerConnection,
+                        lineBytesMax: config.lineBytesMax,
+                        batchLinesMax: config.batchLinesMax,
+                        pendingLinesMax: config.pendingLinesPerConnectionMax,
+                        pendingBytesMax: config.pendingBytesPerConnectionMax,
                         budget: budget,
                         activity: activity,
                         logger: logger

@@ -20,12 +20,12 @@ public final class LMDBLogStorage: LogStorage, @unchecked Sendable {
     public private(set) var keysPruned = 0
 
     /// `mapSizeBytes` is where the map starts; it grows online (every transaction paused for the
-    /// moment of growth) up to `maxMapSizeBytes`, past which a commit fails with `MDB_MAP_FULL`.
-    public init(directory: String, mapSizeBytes: Int = 1 << 30, maxMapSizeBytes: Int = 1 << 40) throws {
+    /// moment of growth) up to `mapSizeBytesMax`, past which a commit fails with `MDB_MAP_FULL`.
+    public init(directory: String, mapSizeBytes: Int = 1 << 30, mapSizeBytesMax: Int = 1 << 40) throws {
         var options = EnvironmentOptions()
         options.mapSizeBytes = mapSizeBytes
         options.mapGrowthBytes = max(mapSizeBytes, 1 << 26)
-        options.maxMapSizeBytes = max(maxMapSizeBytes, mapSizeBytes)
+        options.mapSizeBytesMax = max(mapSizeBytesMax, mapSizeBytes)
         env = try Environment(directory: directory, options: options)
         eventsDB = try env.database("events")
         keysDB = try env.database("idempotency")

@@ -1,4 +1,5 @@
 import LedgerCore
+import LedgerJSON
 import LedgerProtocol
 import Logging
 
@@ -370,7 +371,7 @@ public final class LedgerEngine {
         let cost: Int64
         do { cost = try Decider.price(c, state: state) } catch { return .failure(error) }
         let t = state.teams[c.tags.team]!
-        let refusal = Limits.check(team: t, tags: c.tags, cost: cost)
+        let refusal = LimitChecks.check(team: t, tags: c.tags, cost: cost)
         let answer = Answer.check(
             Views.CheckFigures(
                 cost: cost, refusal: refusal, dailyLimit: t.dailyLimit, resetsAt: t.zone.nextDayStart(after: now),

@@ -1,5 +1,6 @@
 import Dispatch
 import LedgerCore
+import LedgerJSON
 import LedgerProtocol
 import Synchronization
 
@@ -33,7 +34,7 @@ public final class SubscriberGauge: Sendable {
 ///
 /// Memory per subscriber, whatever the writers do and however slowly the client reads: the
 /// server asks for more only after the previous lines were written, so at most one answer of
-/// `next` is alive, which holds at most `limit` lines (the server's `maxBatchLines`, 1,024) and at
+/// `next` is alive, which holds at most `limit` lines (the server's `batchLinesMax`, 1,024) and at
 /// most `Limits.linesBytesMax` (256 KiB) of them, plus one event when a single event is larger;
 /// plus one transient chunk of at most `Limits.chunkEventsMax` (256) stored events while it scans.
 /// Writers never wait for a subscriber: a stuck one just stops asking.

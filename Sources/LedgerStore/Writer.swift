@@ -188,9 +188,9 @@ public final class Writer: @unchecked Sendable {
     /// When the writer should wake with no work: the scheduler's next instant (system clock),
     /// at most a second away so that a clock jump is noticed.
     private func nextWake() -> Date {
-        let maxWait = Date().addingTimeInterval(1)
-        guard engine.clock.manual == nil, let due = engine.nextDue() else { return maxWait }
+        let waitMax = Date().addingTimeInterval(1)
+        guard engine.clock.manual == nil, let due = engine.nextDue() else { return waitMax }
         let dueDate = Date(timeIntervalSince1970: Double(due.ms) / 1000)
-        return min(maxWait, dueDate)
+        return min(waitMax, dueDate)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import LedgerClient
+import LedgerJSON
 
 #if canImport(Glibc)
     import Glibc
@@ -14,7 +15,7 @@ public let packageRoot: String = {
     return url.path
 }()
 
-public struct DaemonError: Error, CustomStringConvertible, Sendable {
+public struct DaemonProcessError: Error, CustomStringConvertible, Sendable {
     public var description: String
     public init(_ description: String) { self.description = description }
 }
@@ -90,7 +91,7 @@ public final class DaemonProcess: @unchecked Sendable {
     private func start(waitForPing: Bool) throws {
         let binary = Self.binaryPath
         guard FileManager.default.isExecutableFile(atPath: binary) else {
-            throw DaemonError("no daemon binary at \(binary) (build it, or set TOKENLEDGERD_BIN)")
+            throw DaemonProcessError("no daemon binary at \(binary) (build it, or set TOKENLEDGERD_BIN)")
         }
         starts += 1
         appendMarker("\(Self.startMarker)\(starts): \(commandLine.joined(separator: " "))\n")
@@ -116,7 +117,7 @@ public final class DaemonProcess: @unchecked Sendable {
         var lastProblem = "no attempt"
         while Date() < deadline {
             if let termination = child?.poll() {
-                throw DaemonError(
+                throw DaemonProcessError(
                     "tokenledgerd \(termination) before serving; command: \(commandLine.joined(separator: " "))\n"
                         + "stderr:\n\(stderr)")
             }
@@ -137,7 +138,7 @@ public final class DaemonProcess: @unchecked Sendable {
         }
         let description = child?.poll().map { "\($0)" } ?? "still running"
         child?.killAndReap()
-        throw DaemonError(
+        throw DaemonProcessError(
             "tokenledgerd did not answer ping within \(timeoutSeconds) s (\(description)); last: \(lastProblem)\n"
                 + "command: \(commandLine.joined(separator: " "))\nstderr:\n\(stderr)")
     }
@@ -150,13 +151,13 @@ public final class DaemonProcess: @unchecked Sendable {
     /// SIGTERM, then waits for the exit (SIGKILL after `timeoutSeconds`, reported as a failure).
     @discardableResult
     public func stop(timeoutSeconds: Double = DaemonProcess.stopTimeoutSeconds) throws -> Termination {
-        guard let child else { throw DaemonError("the daemon was never started") }
+        guard let child else { throw DaemonProcessError("the daemon was never started") }
         if let termination = child.poll() { return termination }
         child.signal(SIGTERM)
         guard let termination = child.wait(timeoutSeconds: timeoutSeconds) else {
             let backtraces = Self.backtraces(of: child.pid)
             child.killAndReap()
-            throw DaemonError(
+            throw DaemonProcessError(
                 "tokenledgerd did not exit within \(timeoutSeconds) s of SIGTERM\nstderr:\n\(stderr)\n"
                     + "threads at the time:\n\(backtraces)")
         }
@@ -205,7 +206,7 @@ public final class DaemonProcess: @unchecked Sendable {
         if isRunning {
             let termination = try stop()
             guard termination == .exited(0) else {
-                throw DaemonError("tokenledgerd \(termination) on SIGTERM before restart\nstderr:\n\(stderr)")
+                throw DaemonProcessError("tokenledgerd \(termination) on SIGTERM before restart\nstderr:\n\(stderr)")
             }
         }
         if let arguments { self.arguments = arguments }

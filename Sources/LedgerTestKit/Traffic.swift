@@ -1,5 +1,6 @@
 import Foundation
 import LedgerClient
+import LedgerJSON
 
 /// Collects the lines a test exchanged with the daemon into an NDJSON file of
 /// `{"kind":"request|invalid_request|response|event","op":..,"line":..}` for the schema check.
@@ -105,7 +106,7 @@ public final class LedgerConnection: @unchecked Sendable {
     /// A fresh integer id for a request.
     public func makeId() -> JSON {
         defer { nextId += 1 }
-        return .number(String(nextId))
+        return .int(nextId)
     }
 
     /// Adds an integer `id` to `request` unless it has one.

@@ -1,5 +1,6 @@
 import Glibc
 import LedgerCore
+import LedgerJSON
 import LedgerMemoryStore
 import LedgerProtocol
 import LedgerServer
@@ -27,7 +28,7 @@ import NIOEmbedded
 enum FuzzChecks {
     /// Small, so that the fuzzer reaches `.tooLong` with `-max_len 768` (tools/fuzz), yet over
     /// every seed request (the longest is 173 bytes).
-    static let maxLineBytes = 256
+    static let lineBytesMax = 256
     /// Requests of one input that reach the engine: enough for a story, bounded for speed.
     static let engineRequestsMax = 64
     /// Clock ops that would take the clock past this much after the start are left out of the
@@ -92,7 +93,7 @@ enum FuzzChecks {
     /// buffer, frames taken while the decoder says `.continue`, the rest checked against the
     /// handler's `maximumBufferSize` (`max + 1`), and the end of the stream at the end.
     static func decodedFrames(_ input: [UInt8], chunkBytes: Int?) -> [LineFrame] {
-        var decoder = LineFrameDecoder(maxLineBytes: maxLineBytes)
+        var decoder = LineFrameDecoder(lineBytesMax: lineBytesMax)
         var buffer = ByteBuffer()
         var frames: [LineFrame] = []
         var start = 0
@@ -101,7 +102,7 @@ enum FuzzChecks {
             let end = min(input.count, start + step)
             buffer.writeBytes(input[start..<end])
             frames += decoder.nextFrames(&buffer)
-            precondition(buffer.readableBytes <= maxLineBytes + 1, "the decoder kept more than max + 1 bytes")
+            precondition(buffer.readableBytes <= lineBytesMax + 1, "the decoder kept more than max + 1 bytes")
             buffer.discardReadBytes()
             start = end
         }
@@ -112,7 +113,7 @@ enum FuzzChecks {
     static func channelFrames(_ input: [UInt8], chunkBytes: Int) -> [LineFrame] {
         let channel = EmbeddedChannel(
             handler: ByteToMessageHandler(
-                LineFrameDecoder(maxLineBytes: maxLineBytes), maximumBufferSize: maxLineBytes + 1))
+                LineFrameDecoder(lineBytesMax: lineBytesMax), maximumBufferSize: lineBytesMax + 1))
         var frames: [LineFrame] = []
         func drain() {
             // A buffer over `maximumBufferSize` would surface here as an error: the decoder's bound broken.
@@ -147,11 +148,11 @@ enum FuzzChecks {
         while let nl = rest.firstIndex(of: 0x0A) {
             var line = rest[..<nl]
             if line.last == 0x0D { line = line.dropLast() }
-            if line.count > maxLineBytes { return frames + [.tooLong] }
+            if line.count > lineBytesMax { return frames + [.tooLong] }
             if !line.isEmpty { frames.append(.line(Array(line))) }
             rest = rest[(nl + 1)...]
         }
-        if rest.count > maxLineBytes + 1 || (rest.count == maxLineBytes + 1 && rest.last != 0x0D) {
+        if rest.count > lineBytesMax + 1 || (rest.count == lineBytesMax + 1 && rest.last != 0x0D) {
             frames.append(.tooLong)
         }
         return frames

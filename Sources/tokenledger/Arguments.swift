@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+import LedgerCore
+import LedgerJSON
+import LedgerProtocol
 
 /// Why a flag's value was refused; ArgumentParser prints it after
 /// "The value 'x' is invalid for '--flag <v>': ".
@@ -41,7 +44,7 @@ enum Parse {
     }
 
     /// A decimal multiplier such as `1.5`, sent as a JSON number exactly as written.
-    static func decimal(_ text: String) throws -> JSONValue {
+    static func decimal(_ text: String) throws -> JSON {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         let isDigits = { (part: Substring) in !part.isEmpty && part.allSatisfy { ("0"..."9").contains($0) } }
         guard (1...2).contains(parts.count), parts.allSatisfy(isDigits) else {
@@ -50,20 +53,20 @@ enum Parse {
         // JSON allows no leading zeros: `01.5` is sent as `1.5`.
         var whole = String(parts[0].drop { $0 == "0" })
         if whole.isEmpty { whole = "0" }
-        return .number(parts.count == 2 ? whole + "." + parts[1] : whole)
+        return .number(JSONNumber(lexeme: parts.count == 2 ? whole + "." + parts[1] : whole))
     }
 
     /// `steps=50` → ("steps", 50); `resolution=1024x1024` → ("resolution", "1024x1024").
-    static func param(_ text: String) throws -> JSONValue.Member {
+    static func param(_ text: String) throws -> JSONMember {
         guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
             throw InputError("expected key=value, e.g. steps=50 or resolution=1024x1024")
         }
         let key = String(text[..<equals])
         let value = String(text[text.index(after: equals)...])
         if let number = try? integer(value), !value.hasPrefix("+") {
-            return .init(key: key, value: .integer(number))
+            return (key: key, value: .int(number))
         }
-        return .init(key: key, value: .string(value))
+        return (key: key, value: .string(value))
     }
 
     /// `resolution:1024x1024=1.5` → (param "resolution", value "1024x1024", multiplier 1.5).
@@ -74,7 +77,7 @@ enum Parse {
             throw InputError("expected param:value=multiplier, e.g. resolution:1024x1024=1.5")
         }
         let multiplierText = String(text[text.index(after: equals)...])
-        let multiplier: JSONValue
+        let multiplier: JSON
         do {
             multiplier = try decimal(multiplierText)
         } catch {
@@ -93,9 +96,9 @@ enum Parse {
     }
 
     /// Repeated `--params k=v` → an object (a later key replaces an earlier one); nil when none.
-    static func object(_ members: [JSONValue.Member]) -> JSONValue? {
+    static func object(_ members: [JSONMember]) -> JSON? {
         guard !members.isEmpty else { return nil }
-        var merged: [JSONValue.Member] = []
+        var merged: [JSONMember] = []
         for member in members {
             if let index = merged.firstIndex(where: { $0.key == member.key }) {
                 merged[index] = member
@@ -103,21 +106,21 @@ enum Parse {
                 merged.append(member)
             }
         }
-        return .object(merged)
+        return .object(JSONObject(merged))
     }
 }
 
 struct Factor {
     var param: String
     var value: String
-    var multiplier: JSONValue
+    var multiplier: JSON
 
     /// Repeated factors → `{"resolution": {"1024x1024": 1.5, ...}, "quality": {...}}`.
-    static func object(_ factors: [Factor]) -> JSONValue? {
+    static func object(_ factors: [Factor]) -> JSON? {
         guard !factors.isEmpty else { return nil }
-        var params: [(String, [JSONValue.Member])] = []
+        var params: [(String, [JSONMember])] = []
         for factor in factors {
-            let entry = JSONValue.Member(key: factor.value, value: factor.multiplier)
+            let entry = (key: factor.value, value: factor.multiplier)
             if let index = params.firstIndex(where: { $0.0 == factor.param }) {
                 params[index].1.removeAll { $0.key == factor.value }
                 params[index].1.append(entry)
@@ -125,32 +128,17 @@ struct Factor {
                 params.append((factor.param, [entry]))
             }
         }
-        return .object(params.map { JSONValue.Member(key: $0.0, value: .object($0.1)) })
+        return .object(JSONObject(params.map { (key: $0.0, value: JSON.object(JSONObject($0.1))) }))
     }
 }
 
-// MARK: - Enumerations the protocol fixes
+// MARK: - Enumerations the protocol fixes (their one definition is in LedgerCore and LedgerProtocol)
 
-enum BudgetAction: String, CaseIterable, ExpressibleByArgument {
-    case alert, pause
-    case blockNewTasks = "block_new_tasks"
-}
-
-enum PriceKind: String, CaseIterable, ExpressibleByArgument {
-    case text, image, video, audio
-}
-
-enum BonusReason: String, CaseIterable, ExpressibleByArgument {
-    case gift, referral, event, loyalty, other
-}
-
-enum ReportPeriod: String, CaseIterable, ExpressibleByArgument {
-    case day, week, month
-}
-
-enum ReportDimension: String, CaseIterable, ExpressibleByArgument {
-    case model, user, pod, task, operation
-}
+extension BudgetAction: ExpressibleByArgument {}
+extension PriceKind: ExpressibleByArgument {}
+extension BonusReason: ExpressibleByArgument {}
+extension ReportPeriod: ExpressibleByArgument {}
+extension ReportDimension: ExpressibleByArgument {}
 
 // MARK: - Option groups shared by several commands
 
@@ -168,9 +156,9 @@ struct UsageOptions: ParsableArguments {
             "A generation parameter, repeatable: key=value, sent as an integer when the value is one (steps=50, resolution=1024x1024, duration=7).",
             valueName: "key=value"),
         transform: Parse.param)
-    var params: [JSONValue.Member] = []
+    var params: [JSONMember] = []
 
-    func add(to fields: inout Fields) {
+    func add(to fields: inout RequestFields) {
         fields.add("input_tokens", inputTokens)
         fields.add("output_tokens", outputTokens)
         fields.add("params", Parse.object(params))

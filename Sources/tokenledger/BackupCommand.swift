@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LedgerJSON
 
 struct Backup: LedgerCommand {
     static let op = "backup"
@@ -40,8 +41,8 @@ struct Backup: LedgerCommand {
         if dest.isEmpty { throw ValidationError("DEST needs a path.") }
     }
 
-    func fields() throws -> Fields {
-        var fields = Fields()
+    func fields() throws -> RequestFields {
+        var fields = RequestFields()
         fields.add("dest", Self.absolute(dest))
         return fields
     }
@@ -64,13 +65,13 @@ struct Backup: LedgerCommand {
         try command.exchange()
     }
 
-    func render(_ answer: [JSONValue.Member], with renderer: Renderer) -> [String] {
-        let response = JSONValue.object(answer)
+    func render(_ answer: [JSONMember], with renderer: Renderer) -> [String] {
+        let response = JSON.object(JSONObject(answer))
         guard let dest = response["dest"]?.string, let seq = response["seq"]?.int,
             let hash = response["head_hash"]?.string, let bytes = response["bytes"]?.int,
             case .number(let secondsText)? = response["seconds"]
         else { return renderer.objectLines(answer) }
-        let seconds = Double(secondsText) ?? 0
+        let seconds = Double(secondsText.lexeme) ?? 0
         var size = Self.size(bytes)
         if let log = response["log_bytes"]?.int, log > 0 { size += " (log \(Self.size(log)) in use)" }
         return [

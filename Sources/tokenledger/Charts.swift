@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LedgerJSON
 
 // Horizontal bar charts, the terminal's width, and RFC 4180 CSV: what `usage` and `report`
 // print besides plain tables.
@@ -169,14 +170,15 @@ enum Percentages {
     }
 
     /// A percent the daemon computed (a JSON number, or null).
-    static func figure(_ value: JSONValue?) -> Cell {
-        guard case .number(let text)? = value else { return Cell("-", tone: .dim, numeric: true) }
-        return Cell(text + "%", numeric: true)
+    static func figure(_ value: JSON?) -> Cell {
+        guard case .number(let number)? = value else { return Cell("-", tone: .dim, numeric: true) }
+        return Cell(number.lexeme + "%", numeric: true)
     }
 
     /// `change_pct` as `▲ 12.5%` / `▼ 3%` / `0%`; `-` when there is nothing to compare with.
-    static func change(_ value: JSONValue?) -> Cell {
-        guard case .number(let text)? = value else { return Cell("-", tone: .dim, numeric: true) }
+    static func change(_ value: JSON?) -> Cell {
+        guard case .number(let number)? = value else { return Cell("-", tone: .dim, numeric: true) }
+        let text = number.lexeme
         if text.hasPrefix("-") { return Cell("▼ " + text.dropFirst() + "%", tone: .good, numeric: true) }
         if Double(text) == 0 { return Cell("0%", numeric: true) }
         return Cell("▲ " + text + "%", tone: .warn, numeric: true)
@@ -201,13 +203,13 @@ enum CSV {
 
     /// A scalar as a CSV field: numbers and strings as they are, booleans as true/false,
     /// null or absent as an empty field.
-    static func value(_ value: JSONValue?) -> String {
+    static func value(_ value: JSON?) -> String {
         switch value {
         case nil, .null?: return ""
         case .bool(let flag)?: return flag ? "true" : "false"
-        case .number(let text)?: return text
+        case .number(let number)?: return number.lexeme
         case .string(let text)?: return text
-        case let other?: return other.serialized
+        case let other?: return other.line
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LedgerClient
+import LedgerJSON
 
 #if canImport(Glibc)
     import Glibc
@@ -17,7 +18,7 @@ enum ExportFormat: String, CaseIterable, ExpressibleByArgument {
 
 /// Writes an audit export: pages of `audit` answers in, one format out.
 struct AuditExport {
-    var fields: Fields
+    var fields: RequestFields
     var afterSeq: Int
     var pageLimit: Int
     var format: ExportFormat
@@ -35,8 +36,9 @@ struct AuditExport {
         defer { client.close() }
         // The head now, for the progress bar (the log may grow meanwhile; the export follows it).
         var head = 0
-        let ping = try JSONValue.parse(
-            try Exchange.ask(client, Exchange.requestLine(op: "ping", fields: Fields(), id: nil), global: global))
+        let ping = try JSON.parse(
+            try Exchange.ask(client, Exchange.requestLine(op: "ping", fields: RequestFields(), id: nil), global: global)
+        )
         if ping["ok"]?.bool == true { head = ping["seq"]?.int ?? 0 }
 
         var progress = ExportProgress(
@@ -106,7 +108,7 @@ struct AuditExport {
         guard raw("ok").map({ $0.elementsEqual("true".utf8) }) == true,
             let eventsRange = members.first(where: { $0.key == "events" })?.value
         else {
-            if let parsed = try? JSONValue.parse(line), parsed["ok"]?.bool == false {
+            if let parsed = try? JSON.parse(line), parsed["ok"]?.bool == false {
                 throw ExportFailure(Exchange.describeFailure(parsed), Exchange.refusedExitCode)
             }
             throw ExportFailure(
@@ -169,13 +171,13 @@ struct RecordWriter {
             try sink.write(bytes)
         case .csv:
             let text = String(decoding: bytes, as: UTF8.self)
-            let event = try JSONValue.parse(text)
+            let event = try JSON.parse(text)
             var row = AuditExport.csvColumns.map { column -> String in
                 guard let value = event[column] else { return "" }
                 switch value {
                 case .null: return ""
                 case .string(let s): return Self.csvField(s)
-                default: return Self.csvField(value.serialized)
+                default: return Self.csvField(value.line)
                 }
             }
             row.append(Self.csvField(text))

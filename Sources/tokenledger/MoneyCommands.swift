@@ -1,4 +1,6 @@
 import ArgumentParser
+import LedgerCore
+import LedgerProtocol
 
 // Money ops (admin): credits, resets and reversals. PROTOCOL §5 "Money".
 
@@ -22,8 +24,8 @@ struct Topup: LedgerCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    func fields() throws -> Fields {
-        var fields = Fields()
+    func fields() throws -> RequestFields {
+        var fields = RequestFields()
         fields.add("team", team)
         fields.add("amount", amount)
         fields.add("package", package)
@@ -71,8 +73,8 @@ struct BonusGrant: LedgerCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    func fields() throws -> Fields {
-        var fields = Fields()
+    func fields() throws -> RequestFields {
+        var fields = RequestFields()
         fields.add("team", team)
         fields.add("amount", amount)
         fields.add("reason", reason.rawValue)
@@ -102,8 +104,8 @@ struct Reset: LedgerCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    func fields() throws -> Fields {
-        var fields = Fields()
+    func fields() throws -> RequestFields {
+        var fields = RequestFields()
         fields.add("team", team)
         fields.add("user", user)
         fields.add("key", idempotency.key)
@@ -133,8 +135,8 @@ struct Reverse: LedgerCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    func fields() throws -> Fields {
-        var fields = Fields()
+    func fields() throws -> RequestFields {
+        var fields = RequestFields()
         fields.add("seq", seq)
         fields.add("reason", reason)
         fields.add("amount", amount)

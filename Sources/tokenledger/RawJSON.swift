@@ -1,3 +1,5 @@
+import LedgerJSON
+
 /// Byte ranges of the parts of a JSON text, found without decoding it: an export must carry
 /// each event exactly as the daemon sent it (its stored RFC 8785 bytes), so the events of an
 /// `audit` answer are cut out of the line rather than parsed and written again.
@@ -25,7 +27,7 @@ enum RawJSON {
                 throw ScanError(offset: i, reason: "expected a key")
             }
             let keyEnd = try skipString(bytes, i)
-            let key = try JSONValue.parse(String(decoding: bytes[i..<keyEnd], as: UTF8.self)).string ?? ""
+            let key = try JSON.parse(String(decoding: bytes[i..<keyEnd], as: UTF8.self)).string ?? ""
             i = skipWhitespace(bytes, keyEnd)
             guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else {
                 throw ScanError(offset: i, reason: "expected ':'")

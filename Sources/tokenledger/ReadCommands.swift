@@ -1,4 +1,5 @@
 import ArgumentParser
+import LedgerJSON
 
 // Read ops: nothing is appended. PROTOCOL §5 "Read".
 
@@ -14,7 +15,7 @@ struct Ping: LedgerCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    func fields() throws -> Fields { Fields() }
+    func fields() throws -> RequestFields { RequestFields() }
 }
 
 struct Balance: LedgerCommand {
@@ -38,15 +39,15 @@ struct Balance: LedgerCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    func fields() throws -> Fields {
-        var fields = Fields()
+    func fields() throws -> RequestFields {
+        var fields = RequestFields()
         fields.add("team", team)
         fields.add("user", user)
         return fields
     }
 
-    func render(_ answer: [JSONValue.Member], with renderer: Renderer) -> [String] {
-        let balance = JSONValue.object(answer)
+    func render(_ answer: [JSONMember], with renderer: Renderer) -> [String] {
+        let balance = JSON.object(JSONObject(answer))
         var rows: [(String, Cell)] = []
         func figure(_ key: String, limit: Bool = false) -> String { Renderer.amount(balance[key], limit: limit) }
 
@@ -79,7 +80,7 @@ struct Balance: LedgerCommand {
         if let status = balance["status"]?.string {
             rows.append(("status", Cell(status, tone: Renderer.tone(status: status))))
         }
-        if let warnings = balance["warnings"]?.elements {
+        if let warnings = balance["warnings"]?.array {
             let names = warnings.compactMap(\.string)
             rows.append(
                 (
@@ -103,7 +104,7 @@ struct Balance: LedgerCommand {
             lines += renderer.keyValueLines(userRows, indent: 2)
         }
 
-        if let buckets = balance["buckets"]?.elements {
+        if let buckets = balance["buckets"]?.array {
             lines.append("")
             if buckets.isEmpty {
                 lines.append(renderer.paint("no buckets", .dim))
@@ -123,7 +124,7 @@ struct Balance: LedgerCommand {
     }
 
     /// `12,000 of 100,000 daily limit`, or `12,000 (no daily limit)` when unlimited.
-    static func ofLimit(_ used: JSONValue?, _ limit: JSONValue?, _ name: String) -> String {
+    static func ofLimit(_ used: JSON?, _ limit: JSON?, _ name: String) -> String {
         let usedText = Renderer.amount(used)
         guard let limit, limit.int != -1 else { return "\(usedText) (no \(name))" }
         return "\(usedText) of \(Renderer.amount(limit)) \(name)"
@@ -191,8 +192,8 @@ struct Audit: LedgerCommand {
     }
 
     /// The filters, without paging.
-    func filters() -> Fields {
-        var fields = Fields()
+    func filters() -> RequestFields {
+        var fields = RequestFields()
         fields.add("from", from)
         fields.add("to", to)
         fields.add("team", team)
@@ -204,7 +205,7 @@ struct Audit: LedgerCommand {
         return fields
     }
 
-    func fields() throws -> Fields {
+    func fields() throws -> RequestFields {
         var fields = filters()
         fields.add("after_seq", afterSeq)
         fields.add("limit", limit)
@@ -219,9 +220,9 @@ struct Audit: LedgerCommand {
         ).run()
     }
 
-    func render(_ answer: [JSONValue.Member], with renderer: Renderer) -> [String] {
-        let response = JSONValue.object(answer)
-        guard let events = response["events"]?.elements else { return renderer.objectLines(answer) }
+    func render(_ answer: [JSONMember], with renderer: Renderer) -> [String] {
+        let response = JSON.object(JSONObject(answer))
+        guard let events = response["events"]?.array else { return renderer.objectLines(answer) }
         var lines: [String] = []
         if events.isEmpty {
             lines.append(renderer.paint("no events", .dim))
@@ -236,14 +237,14 @@ struct Audit: LedgerCommand {
         lines.append("")
         let count = "\(Renderer.grouped(events.count)) event\(events.count == 1 ? "" : "s")"
         if let next = response["next_after_seq"], !next.isNull {
-            lines.append(renderer.paint("\(count); more with --after-seq \(next.serialized)", .dim))
+            lines.append(renderer.paint("\(count); more with --after-seq \(next.line)", .dim))
         } else {
             lines.append(renderer.paint("\(count); end of log", .dim))
         }
         return lines
     }
 
-    static func costOrAmount(_ event: JSONValue, _ renderer: Renderer) -> Cell {
+    static func costOrAmount(_ event: JSON, _ renderer: Renderer) -> Cell {
         if let cost = event["cost"] { return renderer.scalarCell(key: "cost", cost) }
         if let amount = event["amount"] { return renderer.scalarCell(key: "amount", amount) }
         if let allowance = event["allowance"] { return renderer.scalarCell(key: "allowance", allowance) }
@@ -272,8 +273,8 @@ struct Verify: LedgerCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    func fields() throws -> Fields {
-        var fields = Fields()
+    func fields() throws -> RequestFields {
+        var fields = RequestFields()
         fields.add("from_seq", fromSeq)
         fields.add("to_seq", toSeq)
         return fields
@@ -292,5 +293,5 @@ struct Stats: LedgerCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    func fields() throws -> Fields { Fields() }
+    func fields() throws -> RequestFields { RequestFields() }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LedgerJSON
 import LedgerProjections
 import LedgerStore
 
@@ -58,8 +59,8 @@ struct Rebuild: LedgerCommand {
 
     static var known: String { ProjectionName.allCases.map(\.rawValue).joined(separator: ", ") }
 
-    func fields() throws -> Fields {
-        var fields = Fields()
+    func fields() throws -> RequestFields {
+        var fields = RequestFields()
         fields.add("projection", projection)
         return fields
     }
@@ -70,12 +71,14 @@ struct Rebuild: LedgerCommand {
         try OfflineRebuild(directory: data, names: names, json: global.json).run()
     }
 
-    func render(_ answer: [JSONValue.Member], with renderer: Renderer) -> [String] {
-        let response = JSONValue.object(answer)
-        guard let rebuilt = response["rebuilt"]?.elements, let events = response["events"]?.int,
+    func render(_ answer: [JSONMember], with renderer: Renderer) -> [String] {
+        let response = JSON.object(JSONObject(answer))
+        guard let rebuilt = response["rebuilt"]?.array, let events = response["events"]?.int,
             case .number(let seconds)? = response["seconds"]
         else { return renderer.objectLines(answer) }
-        return [Self.summary(rebuilt: rebuilt.compactMap(\.string), events: events, seconds: Double(seconds) ?? 0)]
+        return [
+            Self.summary(rebuilt: rebuilt.compactMap(\.string), events: events, seconds: Double(seconds.lexeme) ?? 0)
+        ]
     }
 
     /// `rebuilt daily, pods: 1,204,332 events in 2.104 s (572,401 events/s)`.
@@ -147,13 +150,13 @@ struct OfflineRebuild {
         let seconds = Date().timeIntervalSince(started)
         let rebuilt = list.map(\.rawValue)
         if json {
-            let answer = JSONValue.object([
-                .init(key: "ok", value: .bool(true)),
-                .init(key: "rebuilt", value: .array(rebuilt.map(JSONValue.string))),
-                .init(key: "events", value: .integer(Int(events))),
-                .init(key: "seconds", value: .number(String(format: "%.3f", seconds))),
+            let answer = JSON.object([
+                "ok": .bool(true),
+                "rebuilt": .array(rebuilt.map(JSON.string)),
+                "events": .int(Int(events)),
+                "seconds": .number(JSONNumber(lexeme: String(format: "%.3f", seconds))),
             ])
-            emit([answer.serialized])
+            emit([answer.line])
         } else {
             emit([Rebuild.summary(rebuilt: rebuilt, events: Int(events), seconds: seconds)])
         }
@@ -179,7 +182,7 @@ final class RebuildProgress {
     private var started = Date()
     private var lastDraw = Date.distantPast
     private var drawn = false
-    private var plan: Plan?
+    private var plan: RebuildPlan?
 
     init(label: String, enabled: Bool = isatty(STDERR_FILENO) != 0) {
         self.enabled = enabled
@@ -227,7 +230,7 @@ final class RebuildProgress {
     /// not jump as figures grow: sized for the widest figures (the head's count), it fits
     /// `$COLUMNS` (a wrapped line would break the redraw); on a narrow terminal the count goes
     /// first, then the rate, then the ETA.
-    struct Plan {
+    struct RebuildPlan {
         var gaugeWidth: Int
         var figures: Int
 
@@ -246,7 +249,7 @@ final class RebuildProgress {
     }
 
     private func draw(_ name: String, _ seq: UInt64, _ head: UInt64, elapsed: Double, done: Bool) {
-        if plan == nil { plan = Plan(nameWidth: nameWidth, head: head) }
+        if plan == nil { plan = RebuildPlan(nameWidth: nameWidth, head: head) }
         let plan = plan!
         let rate = elapsed > 0 ? Double(seq) / elapsed : 0
         var figures = [Percentages.share(Int(seq), of: Int(max(head, 1)))]

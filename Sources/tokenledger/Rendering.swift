@@ -1,4 +1,5 @@
 import Foundation
+import LedgerJSON
 import Rainbow
 
 #if canImport(Glibc)
@@ -102,7 +103,7 @@ struct Renderer {
 
     /// Every field of a response object: scalars as aligned `key: value`, nested objects
     /// indented under their key, arrays of flat objects as tables, other arrays as lists.
-    func objectLines(_ members: [JSONValue.Member], indent: Int = 0) -> [String] {
+    func objectLines(_ members: [JSONMember], indent: Int = 0) -> [String] {
         var lines: [String] = []
         var pending: [(String, Cell)] = []
         // Scalars are aligned among themselves; a nested block ends the run.
@@ -118,11 +119,11 @@ struct Renderer {
             switch member.value {
             case .object(let nested):
                 flush()
-                if nested.isEmpty {
+                if nested.members.isEmpty {
                     pending.append((key, Cell("{}", tone: .dim)))
                 } else {
                     lines.append(pad + key + ":")
-                    lines += objectLines(nested, indent: indent + 2)
+                    lines += objectLines(nested.members, indent: indent + 2)
                 }
             case .array(let elements):
                 if elements.isEmpty {
@@ -142,7 +143,7 @@ struct Renderer {
                             lines.append(pad + "  [\(index)]")
                             lines += objectLines(nested, indent: indent + 4)
                         } else {
-                            lines.append(pad + "  [\(index)] " + element.serialized)
+                            lines.append(pad + "  [\(index)] " + element.line)
                         }
                     }
                 }
@@ -156,7 +157,7 @@ struct Renderer {
 
     /// Columns (first-seen order) and cells when every element is an object of scalars;
     /// nested values inside such objects are shown as compact JSON.
-    func flatTable(_ elements: [JSONValue]) -> (headers: [String], rows: [[Cell]])? {
+    func flatTable(_ elements: [JSON]) -> (headers: [String], rows: [[Cell]])? {
         var headers: [String] = []
         for element in elements {
             guard let members = element.members else { return nil }
@@ -174,18 +175,18 @@ struct Renderer {
 
     // MARK: - Values
 
-    /// Fields whose `-1` means "no limit".
+    /// RequestFields whose `-1` means "no limit".
     static let limitKeys: Set<String> = [
         "daily_limit", "monthly_budget", "budget", "allocation_left", "available", "remaining",
         "monthly_tokens", "max_pods", "max_members",
     ]
 
-    /// Fields that name an event or hold; shown bare so they can be pasted into `--seq`.
+    /// RequestFields that name an event or hold; shown bare so they can be pasted into `--seq`.
     static func isIdentifier(_ key: String) -> Bool {
         key == "seq" || key == "hold" || key.hasSuffix("_seq")
     }
 
-    func scalarCell(key: String, _ value: JSONValue) -> Cell {
+    func scalarCell(key: String, _ value: JSON) -> Cell {
         switch value {
         case .null:
             return Cell(key == "expires_at" ? "never" : "-", tone: .dim)
@@ -195,7 +196,8 @@ struct Renderer {
             case "paused", "duplicate": return Cell(String(flag), tone: flag ? .warn : .plain)
             default: return Cell(String(flag))
             }
-        case .number(let text):
+        case .number(let number):
+            let text = number.lexeme
             if Self.isIdentifier(key) { return Cell(text, numeric: true) }
             if text == "-1" && Self.limitKeys.contains(key) { return Cell("unlimited", numeric: true) }
             return Cell(Self.grouped(text), numeric: true)
@@ -207,7 +209,7 @@ struct Renderer {
             default: return Cell(text)
             }
         case .array, .object:
-            return Cell(value.serialized)
+            return Cell(value.line)
         }
     }
 
@@ -243,12 +245,12 @@ struct Renderer {
     static func grouped(_ number: Int) -> String { grouped(String(number)) }
 
     /// A figure for human text: `-1` on a limit reads "unlimited".
-    static func amount(_ value: JSONValue?, limit: Bool = false) -> String {
+    static func amount(_ value: JSON?, limit: Bool = false) -> String {
         guard let value else { return "-" }
         if limit, value.int == -1 { return "unlimited" }
-        if case .number(let text) = value { return grouped(text) }
+        if case .number(let number) = value { return grouped(number.lexeme) }
         if value.isNull { return "-" }
-        return value.string ?? value.serialized
+        return value.string ?? value.line
     }
 }
 

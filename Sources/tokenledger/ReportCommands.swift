@@ -1,10 +1,13 @@
 import ArgumentParser
 import Foundation
+import LedgerCore
+import LedgerJSON
+import LedgerProtocol
 
 // The read models' answers (PROTOCOL §5 `usage`, `report`): tables and bar charts for people,
 // CSV for spreadsheets, the raw line for programs.
 
-struct Usage: LedgerCommand {
+struct UsageCommand: LedgerCommand {
     static let op = "usage"
     static let configuration = CommandConfiguration(
         commandName: "usage",
@@ -37,16 +40,16 @@ struct Usage: LedgerCommand {
 
     var outputFormat: OutputFormat { output.resolve(global) }
 
-    func fields() throws -> Fields {
-        var fields = Fields()
+    func fields() throws -> RequestFields {
+        var fields = RequestFields()
         fields.add("team", team)
         fields.add("pod", pod)
         return fields
     }
 
-    func render(_ answer: [JSONValue.Member], with renderer: Renderer) -> [String] {
-        let usage = JSONValue.object(answer)
-        guard let pods = usage["pods"]?.elements else { return renderer.objectLines(answer) }
+    func render(_ answer: [JSONMember], with renderer: Renderer) -> [String] {
+        let usage = JSON.object(JSONObject(answer))
+        guard let pods = usage["pods"]?.array else { return renderer.objectLines(answer) }
         let teamUsage = usage["team"]
         var lines: [String] = []
         let since = teamUsage?["cycle_first_day"]?.string.map { " (cycle since \($0))" } ?? ""
@@ -88,8 +91,8 @@ struct Usage: LedgerCommand {
     static let modelHeaders = ["model", "tokens", "share", "input", "output"]
 
     /// By model: tokens with the share of the total, then raw input and output tokens.
-    static func modelRows(_ list: JSONValue?) -> [BarRow] {
-        let items = list?.elements ?? []
+    static func modelRows(_ list: JSON?) -> [BarRow] {
+        let items = list?.array ?? []
         let total = items.reduce(0) { $0 + ($1["tokens"]?.int ?? 0) }
         return items.map { item in
             let tokens = item["tokens"]?.int ?? 0
@@ -105,8 +108,8 @@ struct Usage: LedgerCommand {
     }
 
     /// By task or user: tokens with the share of the total.
-    static func shareRows(_ list: JSONValue?, label: String) -> [BarRow] {
-        let items = list?.elements ?? []
+    static func shareRows(_ list: JSON?, label: String) -> [BarRow] {
+        let items = list?.array ?? []
         let total = items.reduce(0) { $0 + ($1["tokens"]?.int ?? 0) }
         return items.map { item in
             let tokens = item["tokens"]?.int ?? 0
@@ -121,8 +124,8 @@ struct Usage: LedgerCommand {
 
     /// One bar per day from the first to the last day with usage; days between without
     /// usage show as 0, so the trend is not squeezed.
-    static func dailyRows(_ list: JSONValue?) -> [BarRow] {
-        let items = (list?.elements ?? []).compactMap { item -> (String, Int)? in
+    static func dailyRows(_ list: JSON?) -> [BarRow] {
+        let items = (list?.array ?? []).compactMap { item -> (String, Int)? in
             guard let day = item["day"]?.string else { return nil }
             return (day, item["tokens"]?.int ?? 0)
         }
@@ -135,7 +138,7 @@ struct Usage: LedgerCommand {
 
     /// Green while more than 20% of the budget is left, yellow below, red when none is left or
     /// the pod is paused (PROTOCOL §8's status thresholds); an unlimited budget is green.
-    static func tone(_ pod: JSONValue) -> Cell.Tone {
+    static func tone(_ pod: JSON) -> Cell.Tone {
         let budget = pod["budget"]?.int ?? -1
         let remaining = pod["remaining"]?.int ?? -1
         if pod["paused"]?.bool == true { return .bad }
@@ -144,7 +147,7 @@ struct Usage: LedgerCommand {
         return remaining * 5 < budget ? .warn : .good
     }
 
-    static func state(_ pod: JSONValue) -> String {
+    static func state(_ pod: JSON) -> String {
         let budget = pod["budget"]?.int ?? -1
         let used = pod["used"]?.int ?? 0
         if pod["paused"]?.bool == true { return "paused" }
@@ -154,7 +157,7 @@ struct Usage: LedgerCommand {
         return tone(pod) == .warn ? "low" : "ok"
     }
 
-    static func podCells(_ pod: JSONValue) -> [Cell] {
+    static func podCells(_ pod: JSON) -> [Cell] {
         let tone = tone(pod)
         return [
             Cell(pod["pod"]?.string ?? "?"),
@@ -165,7 +168,7 @@ struct Usage: LedgerCommand {
         ]
     }
 
-    static func podLines(_ pod: JSONValue, _ renderer: Renderer) -> [String] {
+    static func podLines(_ pod: JSON, _ renderer: Renderer) -> [String] {
         let tone = tone(pod)
         let used = pod["used"]?.int ?? 0
         let budget = pod["budget"]?.int ?? -1
@@ -189,7 +192,7 @@ struct Usage: LedgerCommand {
             lines.append("  " + renderer.paint(Bars.gauge(used, of: budget, width: width), tone))
         }
         let none = "no usage this cycle"
-        if (pod["by_model"]?.elements ?? []).isEmpty {
+        if (pod["by_model"]?.array ?? []).isEmpty {
             return lines + ["  " + renderer.paint(none, .dim)]
         }
         lines.append("")
@@ -210,11 +213,11 @@ struct Usage: LedgerCommand {
         "pod", "used", "budget", "remaining", "paused", "model", "tokens", "input_tokens", "output_tokens",
     ]
 
-    func csv(_ answer: [JSONValue.Member]) -> String {
+    func csv(_ answer: [JSONMember]) -> String {
         var rows: [[String]] = []
-        for pod in JSONValue.object(answer)["pods"]?.elements ?? [] {
+        for pod in JSON.object(JSONObject(answer))["pods"]?.array ?? [] {
             let head = ["pod", "used", "budget", "remaining", "paused"].map { CSV.value(pod[$0]) }
-            let models = pod["by_model"]?.elements ?? []
+            let models = pod["by_model"]?.array ?? []
             if models.isEmpty { rows.append(head + ["", "", "", ""]) }
             for model in models {
                 rows.append(head + ["model", "tokens", "input_tokens", "output_tokens"].map { CSV.value(model[$0]) })
@@ -268,8 +271,8 @@ struct Report: LedgerCommand {
 
     var outputFormat: OutputFormat { output.resolve(global) }
 
-    func fields() throws -> Fields {
-        var fields = Fields()
+    func fields() throws -> RequestFields {
+        var fields = RequestFields()
         fields.add("team", team)
         fields.add("period", period.rawValue)
         fields.add("from", from)
@@ -279,9 +282,9 @@ struct Report: LedgerCommand {
         return fields
     }
 
-    func render(_ answer: [JSONValue.Member], with renderer: Renderer) -> [String] {
-        let response = JSONValue.object(answer)
-        guard let rows = response["rows"]?.elements else { return renderer.objectLines(answer) }
+    func render(_ answer: [JSONMember], with renderer: Renderer) -> [String] {
+        let response = JSON.object(JSONObject(answer))
+        guard let rows = response["rows"]?.array else { return renderer.objectLines(answer) }
         let range = [from.map { "from \($0)" }, to.map { "to \($0)" }].compactMap { $0 }.joined(separator: " ")
         let title =
             "Tokens \(by.map { "by \($0.rawValue) " } ?? "")per \(period.rawValue)"
@@ -321,7 +324,7 @@ struct Report: LedgerCommand {
     /// A heading per period (its total), then a bar per key; one layout for the whole report
     /// so that bars compare across periods.
     private func grouped(
-        _ rows: [JSONValue], by: ReportDimension, title: String, changes: Bool, _ renderer: Renderer
+        _ rows: [JSON], by: ReportDimension, title: String, changes: Bool, _ renderer: Renderer
     ) -> [String] {
         var headers = [by.rawValue, "tokens", "share"]
         if changes { headers.append("change") }
@@ -358,8 +361,8 @@ struct Report: LedgerCommand {
         "bucket", "key", "tokens", "input_tokens", "output_tokens", "events", "share_pct", "change_pct",
     ]
 
-    func csv(_ answer: [JSONValue.Member]) -> String {
-        let rows = (JSONValue.object(answer)["rows"]?.elements ?? []).map { row in
+    func csv(_ answer: [JSONMember]) -> String {
+        let rows = (JSON.object(JSONObject(answer))["rows"]?.array ?? []).map { row in
             Self.csvHeader.map { CSV.value(row[$0]) }
         }
         return CSV.document(header: Self.csvHeader, rows: rows)

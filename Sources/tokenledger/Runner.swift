@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LedgerClient
+import LedgerJSON
 
 /// Options every subcommand takes.
 struct GlobalOptions: ParsableArguments {
@@ -33,11 +34,11 @@ struct GlobalOptions: ParsableArguments {
         return Self.defaultSocketPath
     }
 
-    var idValue: JSONValue? {
+    var idValue: JSON? {
         guard let id else { return nil }
         // Only a canonical integer ("7", not "007") is sent as a number, so the echo matches.
         if let number = Int(id), String(number) == id, number >= 0, id.count <= 15 {
-            return .integer(number)
+            return .int(number)
         }
         return .string(id)
     }
@@ -68,21 +69,21 @@ struct OptionalKeyOption: ParsableArguments {
     var key: String?
 }
 
-/// Fields of one request, in the order they are sent; a nil value is left out, so only
+/// RequestFields of one request, in the order they are sent; a nil value is left out, so only
 /// what the user gave is sent.
-struct Fields {
-    private(set) var members: [JSONValue.Member] = []
+struct RequestFields {
+    private(set) var members: [JSONMember] = []
 
-    mutating func add(_ key: String, _ value: JSONValue?) {
+    mutating func add(_ key: String, _ value: JSON?) {
         guard let value else { return }
         assert(!members.contains { $0.key == key }, "field \(key) added twice")
-        members.append(JSONValue.Member(key: key, value: value))
+        members.append((key: key, value: value))
     }
 
-    mutating func add(_ key: String, _ value: String?) { add(key, value.map(JSONValue.string)) }
-    mutating func add(_ key: String, _ value: Int?) { add(key, value.map(JSONValue.integer)) }
-    mutating func add(_ key: String, _ values: [String]?) { add(key, values.map { .array($0.map(JSONValue.string)) }) }
-    mutating func add(_ key: String, _ values: [Int]?) { add(key, values.map { .array($0.map(JSONValue.integer)) }) }
+    mutating func add(_ key: String, _ value: String?) { add(key, value.map(JSON.string)) }
+    mutating func add(_ key: String, _ value: Int?) { add(key, value.map(JSON.int)) }
+    mutating func add(_ key: String, _ values: [String]?) { add(key, values.map { .array($0.map(JSON.string)) }) }
+    mutating func add(_ key: String, _ values: [Int]?) { add(key, values.map { .array($0.map(JSON.int)) }) }
 
     /// A flag is sent only when set.
     mutating func add(_ key: String, flag: Bool) {
@@ -96,24 +97,24 @@ protocol LedgerCommand: ParsableCommand {
     static var op: String { get }
     var global: GlobalOptions { get }
     /// The request's fields besides `id` and `op`.
-    func fields() throws -> Fields
+    func fields() throws -> RequestFields
     /// Human rendering of a successful answer (`ok` and `id` already removed).
-    func render(_ answer: [JSONValue.Member], with renderer: Renderer) -> [String]
+    func render(_ answer: [JSONMember], with renderer: Renderer) -> [String]
     /// How the answer is printed: `.json` under `--json`, else `.table` unless the command
     /// takes `--format`.
     var outputFormat: OutputFormat { get }
     /// The answer as CSV, for commands that take `--format csv`.
-    func csv(_ answer: [JSONValue.Member]) -> String
+    func csv(_ answer: [JSONMember]) -> String
 }
 
 extension LedgerCommand {
-    func render(_ answer: [JSONValue.Member], with renderer: Renderer) -> [String] {
+    func render(_ answer: [JSONMember], with renderer: Renderer) -> [String] {
         answer.isEmpty ? ["ok"] : renderer.objectLines(answer)
     }
 
     var outputFormat: OutputFormat { global.json ? .json : .table }
 
-    func csv(_ answer: [JSONValue.Member]) -> String {
+    func csv(_ answer: [JSONMember]) -> String {
         preconditionFailure("\(Self.op) offers no CSV output")
     }
 
@@ -146,12 +147,12 @@ enum Exchange {
     static let refusedExitCode: Int32 = 1
     static let connectionExitCode: Int32 = 2
 
-    static func requestLine(op: String, fields: Fields, id: JSONValue?) -> String {
-        var members: [JSONValue.Member] = []
-        if let id { members.append(.init(key: "id", value: id)) }
-        members.append(.init(key: "op", value: .string(op)))
+    static func requestLine(op: String, fields: RequestFields, id: JSON?) -> String {
+        var members: [JSONMember] = []
+        if let id { members.append((key: "id", value: id)) }
+        members.append((key: "op", value: .string(op)))
         members += fields.members
-        return JSONValue.object(members).serialized
+        return JSON.object(JSONObject(members)).line
     }
 
     static func connect(_ global: GlobalOptions) throws -> LineClient {
@@ -191,12 +192,12 @@ enum Exchange {
 
     /// Prints the raw line under `--json` (or when `raw`); on `ok:false` reports the error and
     /// exits 1; returns the answer's fields without `ok` and `id`.
-    static func interpret(_ line: String, raw: Bool? = nil, global: GlobalOptions) throws -> [JSONValue.Member] {
+    static func interpret(_ line: String, raw: Bool? = nil, global: GlobalOptions) throws -> [JSONMember] {
         let raw = raw ?? global.json
         if raw { emit([line]) }
-        let parsed: JSONValue
+        let parsed: JSON
         do {
-            parsed = try JSONValue.parse(line)
+            parsed = try JSON.parse(line)
         } catch {
             if !raw {
                 printError(
@@ -216,14 +217,14 @@ enum Exchange {
     }
 
     /// `error: <code>: <message> (scope: pool, seq: 12)`.
-    static func describeFailure(_ response: JSONValue) -> String {
+    static func describeFailure(_ response: JSON) -> String {
         let style = Renderer.forStandardError()
         let error = response["error"]
         let code = error?["code"]?.string ?? "unknown"
-        let message = error?["message"]?.string ?? response.serialized
+        let message = error?["message"]?.string ?? response.line
         var extras: [String] = []
         if let scope = error?["scope"]?.string { extras.append("scope: \(scope)") }
-        if let seq = error?["seq"], !seq.isNull { extras.append("seq: \(seq.serialized)") }
+        if let seq = error?["seq"], !seq.isNull { extras.append("seq: \(seq.line)") }
         let suffix = extras.isEmpty ? "" : " (" + extras.joined(separator: ", ") + ")"
         return style.paint("error:", .bad) + " \(code): \(message)\(suffix)"
     }

@@ -1,4 +1,7 @@
 import ArgumentParser
+import LedgerCore
+import LedgerJSON
+import LedgerProtocol
 
 // Setup ops (admin): teams, users, pods, plans, prices. PROTOCOL §5 "Setup".
 
@@ -46,8 +49,8 @@ struct TeamCreate: LedgerCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    func fields() throws -> Fields {
-        var fields = Fields()
+    func fields() throws -> RequestFields {
+        var fields = RequestFields()
         fields.add("team", team)
         fields.add("plan", plan)
         fields.add("timezone", timezone)
@@ -97,8 +100,8 @@ struct TeamConfigure: LedgerCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    func fields() throws -> Fields {
-        var fields = Fields()
+    func fields() throws -> RequestFields {
+        var fields = RequestFields()
         fields.add("team", team)
         fields.add("daily_limit", dailyLimit)
         fields.add("monthly_budget", monthlyBudget)
@@ -125,8 +128,8 @@ struct TeamResume: LedgerCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    func fields() throws -> Fields {
-        var fields = Fields()
+    func fields() throws -> RequestFields {
+        var fields = RequestFields()
         fields.add("team", team)
         fields.add("key", idempotency.key)
         return fields
@@ -138,7 +141,7 @@ struct UserTarget: ParsableArguments {
     @Option(help: ArgumentHelp("Team id.", valueName: "team")) var team: String
     @Option(help: ArgumentHelp("User id (unique within the team).", valueName: "user")) var user: String
 
-    func add(to fields: inout Fields) {
+    func add(to fields: inout RequestFields) {
         fields.add("team", team)
         fields.add("user", user)
     }
@@ -178,8 +181,8 @@ struct UserAdd: LedgerCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    func fields() throws -> Fields {
-        var fields = Fields()
+    func fields() throws -> RequestFields {
+        var fields = RequestFields()
         target.add(to: &fields)
         fields.add("daily_limit", dailyLimit)
         fields.add("key", idempotency.key)
@@ -202,8 +205,8 @@ struct UserRemove: LedgerCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    func fields() throws -> Fields {
-        var fields = Fields()
+    func fields() throws -> RequestFields {
+        var fields = RequestFields()
         target.add(to: &fields)
         fields.add("key", idempotency.key)
         return fields
@@ -232,8 +235,8 @@ struct UserAssign: LedgerCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    func fields() throws -> Fields {
-        var fields = Fields()
+    func fields() throws -> RequestFields {
+        var fields = RequestFields()
         target.add(to: &fields)
         fields.add("amount", amount)
         fields.add("key", idempotency.key)
@@ -246,7 +249,7 @@ struct PodTarget: ParsableArguments {
     @Option(help: ArgumentHelp("Team id.", valueName: "team")) var team: String
     @Option(help: ArgumentHelp("Pod id (unique within the team).", valueName: "pod")) var pod: String
 
-    func add(to fields: inout Fields) {
+    func add(to fields: inout RequestFields) {
         fields.add("team", team)
         fields.add("pod", pod)
     }
@@ -276,7 +279,7 @@ struct PodBudgetOptions: ParsableArguments {
     @Option(help: ArgumentHelp("What happens at 100% of the budget.", valueName: "action"))
     var budgetAction: BudgetAction?
 
-    func add(to fields: inout Fields) {
+    func add(to fields: inout RequestFields) {
         fields.add("budget", budget)
         fields.add("budget_action", budgetAction?.rawValue)
     }
@@ -299,8 +302,8 @@ struct PodCreate: LedgerCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    func fields() throws -> Fields {
-        var fields = Fields()
+    func fields() throws -> RequestFields {
+        var fields = RequestFields()
         target.add(to: &fields)
         budget.add(to: &fields)
         fields.add("key", idempotency.key)
@@ -325,8 +328,8 @@ struct PodConfigure: LedgerCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    func fields() throws -> Fields {
-        var fields = Fields()
+    func fields() throws -> RequestFields {
+        var fields = RequestFields()
         target.add(to: &fields)
         budget.add(to: &fields)
         fields.add("key", idempotency.key)
@@ -349,8 +352,8 @@ struct PodArchive: LedgerCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    func fields() throws -> Fields {
-        var fields = Fields()
+    func fields() throws -> RequestFields {
+        var fields = RequestFields()
         target.add(to: &fields)
         fields.add("key", idempotency.key)
         return fields
@@ -372,8 +375,8 @@ struct PodResume: LedgerCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    func fields() throws -> Fields {
-        var fields = Fields()
+    func fields() throws -> RequestFields {
+        var fields = RequestFields()
         target.add(to: &fields)
         fields.add("key", idempotency.key)
         return fields
@@ -426,8 +429,8 @@ struct PlanDefine: LedgerCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    func fields() throws -> Fields {
-        var fields = Fields()
+    func fields() throws -> RequestFields {
+        var fields = RequestFields()
         fields.add("plan", plan)
         fields.add("monthly_tokens", monthlyTokens)
         fields.add("max_pods", maxPods)
@@ -472,11 +475,11 @@ struct PriceSet: LedgerCommand {
     @Option(
         help: ArgumentHelp("Text: tokens charged per input token (default 1), e.g. 1.5.", valueName: "decimal"),
         transform: Parse.decimal)
-    var inputWeight: JSONValue?
+    var inputWeight: JSON?
     @Option(
         help: ArgumentHelp("Text: tokens charged per output token (default 1), e.g. 3.", valueName: "decimal"),
         transform: Parse.decimal)
-    var outputWeight: JSONValue?
+    var outputWeight: JSON?
     @Option(
         help: ArgumentHelp("Image/video/audio: tokens per generation before factors.", valueName: "n"),
         transform: Parse.integer)
@@ -495,8 +498,8 @@ struct PriceSet: LedgerCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    func fields() throws -> Fields {
-        var fields = Fields()
+    func fields() throws -> RequestFields {
+        var fields = RequestFields()
         fields.add("model", model)
         fields.add("kind", kind.rawValue)
         fields.add("input_weight", inputWeight)

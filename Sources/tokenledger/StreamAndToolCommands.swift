@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LedgerClient
+import LedgerJSON
 
 // The event stream, the manual clock, and the raw escape hatch.
 
@@ -38,8 +39,8 @@ struct Tail: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    func fields() -> Fields {
-        var fields = Fields()
+    func fields() -> RequestFields {
+        var fields = RequestFields()
         fields.add("after_seq", afterSeq)
         fields.add("team", team)
         fields.add("types", Parse.list(types))
@@ -64,7 +65,7 @@ struct Tail: ParsableCommand {
                     output.write(Data((line + "\n").utf8))
                     continue
                 }
-                let parsed = try? JSONValue.parse(line)
+                let parsed = try? JSON.parse(line)
                 if let event = parsed?["event"], event.members != nil {
                     output.write(Data((Self.eventLine(event, renderer) + "\n").utf8))
                 } else if let parsed, parsed["ok"]?.bool == false {
@@ -92,11 +93,11 @@ struct Tail: ParsableCommand {
     static let teamWidth = 12
 
     /// `    1043  2026-11-21T14:32:05.123Z  consumed        acme          user=ana  model=gpt-4o  cost=2,000`.
-    static func eventLine(_ event: JSONValue, _ renderer: Renderer) -> String {
+    static func eventLine(_ event: JSON, _ renderer: Renderer) -> String {
         func pad(_ text: String, _ width: Int) -> String {
             text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
         }
-        let seq = event["seq"].map { $0.serialized } ?? "?"
+        let seq = event["seq"].map { $0.line } ?? "?"
         var parts: [String] = []
         parts.append(String(repeating: " ", count: max(0, 8 - seq.count)) + seq)
         parts.append(renderer.paint(event["ts"]?.string ?? "-", .dim))
@@ -115,9 +116,9 @@ struct Tail: ParsableCommand {
             case .string(let value):
                 text =
                     value.contains(where: { $0 == " " || $0 == "=" || $0 == "\"" }) || value.isEmpty
-                    ? JSONValue.string(value).serialized : value
+                    ? JSON.string(value).line : value
             case .array, .object:
-                text = member.value.serialized
+                text = member.value.line
             default:
                 text = renderer.scalarCell(key: member.key, member.value).text
             }
@@ -158,8 +159,8 @@ struct ClockSet: LedgerCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    func fields() throws -> Fields {
-        var fields = Fields()
+    func fields() throws -> RequestFields {
+        var fields = RequestFields()
         fields.add("at", at)
         return fields
     }
@@ -180,8 +181,8 @@ struct ClockAdvance: LedgerCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    func fields() throws -> Fields {
-        var fields = Fields()
+    func fields() throws -> RequestFields {
+        var fields = RequestFields()
         fields.add("seconds", seconds)
         return fields
     }
@@ -213,7 +214,7 @@ struct Raw: ParsableCommand {
         let response = try Exchange.ask(client, line, global: global)
         emit([response])
         if !follow {
-            if let parsed = try? JSONValue.parse(response), parsed["ok"]?.bool == false {
+            if let parsed = try? JSON.parse(response), parsed["ok"]?.bool == false {
                 throw ExitCode(Exchange.refusedExitCode)
             }
             return

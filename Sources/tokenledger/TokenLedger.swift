@@ -28,7 +28,7 @@ struct TokenLedger: ParsableCommand {
                 subcommands: [Consume.self, Check.self, Estimate.self, HoldGroup.self]),
             CommandGroup(
                 name: "Read",
-                subcommands: [Balance.self, Usage.self, Report.self, Audit.self, Tail.self, Ping.self]),
+                subcommands: [Balance.self, UsageCommand.self, Report.self, Audit.self, Tail.self, Ping.self]),
             CommandGroup(
                 name: "Setup (admin)",
                 subcommands: [TeamGroup.self, UserGroup.self, PodGroup.self, PlanGroup.self, PriceGroup.self]),

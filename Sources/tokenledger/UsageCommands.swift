@@ -13,7 +13,7 @@ struct SpenderOptions: ParsableArguments {
         String?
     @Option(help: ArgumentHelp("Model id, priced by `price set`.", valueName: "model")) var model: String
 
-    func add(to fields: inout Fields) {
+    func add(to fields: inout RequestFields) {
         fields.add("team", team)
         fields.add("user", user)
         fields.add("pod", pod)
@@ -55,8 +55,8 @@ struct Consume: LedgerCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    func fields() throws -> Fields {
-        var fields = Fields()
+    func fields() throws -> RequestFields {
+        var fields = RequestFields()
         spender.add(to: &fields)
         fields.add("operation", operation)
         usage.add(to: &fields)
@@ -114,8 +114,8 @@ struct HoldPlace: LedgerCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    func fields() throws -> Fields {
-        var fields = Fields()
+    func fields() throws -> RequestFields {
+        var fields = RequestFields()
         spender.add(to: &fields)
         fields.add("operation", operation)
         fields.add("amount", amount)
@@ -154,8 +154,8 @@ struct HoldCommit: LedgerCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    func fields() throws -> Fields {
-        var fields = Fields()
+    func fields() throws -> RequestFields {
+        var fields = RequestFields()
         fields.add("hold", hold)
         usage.add(to: &fields)
         fields.add("cost", cost)
@@ -180,8 +180,8 @@ struct HoldRelease: LedgerCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    func fields() throws -> Fields {
-        var fields = Fields()
+    func fields() throws -> RequestFields {
+        var fields = RequestFields()
         fields.add("hold", hold)
         fields.add("key", idempotency.key)
         return fields
@@ -205,8 +205,8 @@ struct Estimate: LedgerCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    func fields() throws -> Fields {
-        var fields = Fields()
+    func fields() throws -> RequestFields {
+        var fields = RequestFields()
         fields.add("model", model)
         usage.add(to: &fields)
         return fields
@@ -237,8 +237,8 @@ struct Check: LedgerCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    func fields() throws -> Fields {
-        var fields = Fields()
+    func fields() throws -> RequestFields {
+        var fields = RequestFields()
         spender.add(to: &fields)
         usage.add(to: &fields)
         fields.add("cost", cost)

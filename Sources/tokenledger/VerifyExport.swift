@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LedgerCore
+import LedgerJSON
 
 #if canImport(Glibc)
     import Glibc

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LedgerCore
+import LedgerJSON
 import LedgerProjections
 import LedgerServer
 import LedgerStore
@@ -70,10 +71,10 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
     @Option(
         name: .customLong("max-line"),
         help: ArgumentHelp("Longest request line in bytes (without the newline).", valueName: "n"))
-    var maxLine = 65536
+    var lineMax = 65536
 
     @Option(name: .customLong("max-connections"), help: ArgumentHelp("Concurrent connections.", valueName: "n"))
-    var maxConnections = 1024
+    var connectionsMax = 1024
 
     @Option(
         name: .customLong("read-wait-ms"),
@@ -99,13 +100,13 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         help: ArgumentHelp(
             "Request bytes buffered across all connections before every connection stops reading (MiB).",
             valueName: "n"))
-    var maxBufferedInputMiB = 32
+    var bufferedInputMiBMax = 32
 
     @Option(
         name: .customLong("max-subscribers"),
         help: ArgumentHelp(
             "Live subscriptions at most (each holds up to 256 KiB of lines for a slow reader).", valueName: "n"))
-    var maxSubscribers = 64
+    var subscribersMax = 64
 
     @Option(
         name: .customLong("map-size-mib"),
@@ -118,7 +119,7 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         name: .customLong("max-map-size-mib"),
         help: ArgumentHelp(
             "The log's map never grows past this (MiB); beyond it writes answer unavailable.", valueName: "n"))
-    var maxMapSizeMiB = 1 << 20
+    var mapSizeMiBMax = 1 << 20
 
     @Option(
         name: .customLong("reader-check-seconds"),
@@ -137,13 +138,13 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
             throw ValidationError("--default-daily-limit must be -1 or 0..2^53-1")
         }
         guard keyRetentionDays >= 1 else { throw ValidationError("--key-retention-days must be at least 1") }
-        guard maxLine >= 64 else { throw ValidationError("--max-line must be at least 64") }
-        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        guard lineMax >= 64 else { throw ValidationError("--max-line must be at least 64") }
+        guard connectionsMax >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         guard readWaitMs >= 0 else { throw ValidationError("--read-wait-ms must be at least 0") }
         guard mapSizeMiB >= 1 && mapSizeMiB <= 1 << 20 else {
             throw ValidationError("--map-size-mib must be 1..1048576")
         }
-        guard maxMapSizeMiB >= mapSizeMiB && maxMapSizeMiB <= 1 << 20 else {
+        guard mapSizeMiBMax >= mapSizeMiB && mapSizeMiBMax <= 1 << 20 else {
             throw ValidationError("--max-map-size-mib must be at least --map-size-mib and at most 1048576")
         }
         guard lineTimeoutSeconds > 0 && lineTimeoutSeconds <= 86_400 else {
@@ -152,13 +153,13 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         guard idleTimeoutSeconds > 0 && idleTimeoutSeconds <= 31_536_000 else {
             throw ValidationError("--idle-timeout-seconds must be above 0 and at most 31536000")
         }
-        guard maxBufferedInputMiB >= 1 && maxBufferedInputMiB <= 1 << 16 else {
+        guard bufferedInputMiBMax >= 1 && bufferedInputMiBMax <= 1 << 16 else {
             throw ValidationError("--max-buffered-input-mib must be 1..65536")
         }
-        guard maxBufferedInputMiB << 20 > 2 * maxLine else {
+        guard bufferedInputMiBMax << 20 > 2 * lineMax else {
             throw ValidationError("--max-buffered-input-mib must hold more than two lines of --max-line")
         }
-        guard maxSubscribers >= 0 else { throw ValidationError("--max-subscribers must be at least 0") }
+        guard subscribersMax >= 0 else { throw ValidationError("--max-subscribers must be at least 0") }
         guard readerCheckSeconds >= 1 else { throw ValidationError("--reader-check-seconds must be at least 1") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level \(logLevel) is unknown")
@@ -166,7 +167,7 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
     }
 
     func run() async throws {
-        Termination.install()
+        ShutdownSignal.install()
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var h = StreamLogHandler.standardError(label: label)
@@ -222,7 +223,7 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
 
         let lock = try DataDirectoryLock(directory: data)
         let storage = try LMDBLogStorage(
-            directory: data, mapSizeBytes: mapSizeMiB << 20, maxMapSizeBytes: maxMapSizeMiB << 20)
+            directory: data, mapSizeBytes: mapSizeMiB << 20, mapSizeBytesMax: mapSizeMiBMax << 20)
         let (headSeq, _) = try storage.head()
         let lastTs =
             try storage.events(from: max(headSeq, 1), limit: 1).first.flatMap { stored -> Instant? in
@@ -258,13 +259,13 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
             logger: logger)
         let server = UnixSocketServer(
             config: ServerConfig(
-                socketPath: socket, socketGroup: socketGroup, maxLineBytes: maxLine, maxConnections: maxConnections,
+                socketPath: socket, socketGroup: socketGroup, lineBytesMax: lineMax, connectionsMax: connectionsMax,
                 lineTimeout: .milliseconds(Int64(lineTimeoutSeconds * 1000)),
                 idleTimeout: .milliseconds(Int64(idleTimeoutSeconds * 1000)),
-                maxBufferedInputBytes: maxBufferedInputMiB << 20,
-                maxPendingBytesPerConnection: min(4 << 20, maxBufferedInputMiB << 20)),
+                bufferedInputBytesMax: bufferedInputMiBMax << 20,
+                pendingBytesPerConnectionMax: min(4 << 20, bufferedInputMiBMax << 20)),
             handler: service, logger: logger)
-        service.maxSubscribers = maxSubscribers
+        service.subscribersMax = subscribersMax
         service.connectionCount = { server.connectionCount }
         service.bufferedInputBytes = { server.inputBudget.usedBytes }
         writer.start()
@@ -300,7 +301,7 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
             }
         }
 
-        let signal = await Termination.wait()
+        let signal = await ShutdownSignal.wait()
         readerCheck.cancel()
         await readerCheck.value
         logger.info("stopping", metadata: ["signal": "\(signal)"])

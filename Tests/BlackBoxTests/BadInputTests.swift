@@ -1,3 +1,4 @@
+import LedgerJSON
 import LedgerTestKit
 import Testing
 
@@ -230,7 +231,7 @@ struct BadInputTests {
         try withLedger { ledger in
             let answer = try ledger.connection.call(JSON.request("ping").setting("id", id))
             #expect(answer["id"] == id, "\(answer.line)")
-            if case .number(let text) = id { #expect(answer["id"] == .number(text), "same integer text") }
+            if case .number(let n) = id { #expect(answer["id"] == .number(n), "same integer text") }
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import LedgerClient
+import LedgerJSON
 import LedgerTestKit
 import Testing
 
@@ -214,7 +215,7 @@ struct ReadModelTests {
 
 /// A request from an ordered list of fields.
 func request(_ op: String, _ fields: [(String, JSON)]) -> JSON {
-    .object([JSON.Member("op", .string(op))] + fields.map { JSON.Member($0.0, $0.1) })
+    .object(JSONObject([(key: "op", value: .string(op))] + fields.map { (key: $0.0, value: $0.1) }))
 }
 
 /// A small deterministic generator (SplitMix64) for black-box histories.

@@ -1,4 +1,5 @@
 import Foundation
+import LedgerJSON
 import LedgerTestKit
 import Testing
 
@@ -58,7 +59,9 @@ struct RoleMatrixTests {
             ("subscribe", ["after_seq": JSON(head)]),
         ]
         return list.enumerated().map { i, pair in
-            JSON.object([JSON.Member("op", .string(pair.0)), JSON.Member("id", JSON(i + 1))] + (pair.1.members ?? []))
+            JSON.object(
+                JSONObject(
+                    [(key: "op", value: .string(pair.0)), (key: "id", value: JSON(i + 1))] + (pair.1.members ?? [])))
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import LedgerJSON
 import LedgerTestKit
 import Testing
 

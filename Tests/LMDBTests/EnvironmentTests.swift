@@ -209,7 +209,7 @@ import Testing
 
     @Test func read_whenMoreConcurrentReadersThanMax_throwsReadersFull() throws {
         var options = EnvironmentOptions()
-        options.maxReaders = 1
+        options.readersMax = 1
         try withEnvironment(options: options) { environment, _ in
             try environment.read { _ in
                 _ = #expect(throws: LMDBError.readersFull) {

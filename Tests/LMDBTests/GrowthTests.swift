@@ -67,7 +67,7 @@ import Testing
     }
 
     @Test func write_whenMaxMapSizeReached_throwsMapFullAndStaysUsable() throws {
-        try withEnvironment(options: tinyMapOptions(maxMapSizeBytes: 256 << 10)) { environment, _ in
+        try withEnvironment(options: tinyMapOptions(mapSizeBytesMax: 256 << 10)) { environment, _ in
             let events = try environment.database("events")
             #expect(throws: LMDBError.mapFull) {
                 try environment.write { txn in

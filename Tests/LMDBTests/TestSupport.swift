@@ -22,11 +22,11 @@ func withEnvironment<R>(
 }
 
 /// Options for a map that starts tiny and grows in tiny steps, so that a few megabytes force many growths.
-func tinyMapOptions(maxMapSizeBytes: Int = 1 << 40) -> EnvironmentOptions {
+func tinyMapOptions(mapSizeBytesMax: Int = 1 << 40) -> EnvironmentOptions {
     var options = EnvironmentOptions()
     options.mapSizeBytes = 64 << 10
     options.mapGrowthBytes = 64 << 10
-    options.maxMapSizeBytes = maxMapSizeBytes
+    options.mapSizeBytesMax = mapSizeBytesMax
     return options
 }
 

@@ -238,7 +238,7 @@ import Testing
 
     @Test func database_whenMoreThanMaxDatabases_throwsDbsFull() throws {
         var options = EnvironmentOptions()
-        options.maxDatabases = 2
+        options.databasesMax = 2
         try withEnvironment(options: options) { environment, _ in
             _ = try environment.database("a")
             _ = try environment.database("b")

@@ -1,3 +1,4 @@
+import LedgerJSON
 import Testing
 
 @testable import LedgerCore

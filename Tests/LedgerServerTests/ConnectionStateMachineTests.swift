@@ -13,14 +13,14 @@ struct ConnectionStateMachineTests {
     }
 
     @Test func readComplete_withNothingInFlight_dispatchesEverythingGathered() {
-        var machine = Machine(maxBatchLines: 8, maxPendingLines: 16)
+        var machine = Machine(batchLinesMax: 8, pendingLinesMax: 16)
         self.receive(&machine, "a", "b", "c")
         #expect(machine.readComplete() == .dispatch(Self.lines("a", "b", "c"), resumeReading: false))
         #expect(machine.isBatchInFlight)
     }
 
     @Test func linesArrivingWhileABatchIsInFlight_areGatheredIntoTheNextBatchInOrder() {
-        var machine = Machine(maxBatchLines: 8, maxPendingLines: 16)
+        var machine = Machine(batchLinesMax: 8, pendingLinesMax: 16)
         self.receive(&machine, "a")
         #expect(machine.readComplete() == .dispatch(Self.lines("a"), resumeReading: false))
         self.receive(&machine, "b", "c")
@@ -35,7 +35,7 @@ struct ConnectionStateMachineTests {
     }
 
     @Test func batches_areCappedAtMaxBatchLines() {
-        var machine = Machine(maxBatchLines: 2, maxPendingLines: 8)
+        var machine = Machine(batchLinesMax: 2, pendingLinesMax: 8)
         self.receive(&machine, "1", "2", "3", "4", "5")
         #expect(machine.readComplete() == .dispatch(Self.lines("1", "2"), resumeReading: false))
         #expect(machine.batchAnswered(startsStream: false) == .dispatch(Self.lines("3", "4"), resumeReading: false))
@@ -45,7 +45,7 @@ struct ConnectionStateMachineTests {
 
     @Test(arguments: [1, 3, 4])
     func reading_stopsAtThePendingBound_andResumesWhenTheNextBatchLeaves(bound: Int) {
-        var machine = Machine(maxBatchLines: 1, maxPendingLines: bound)
+        var machine = Machine(batchLinesMax: 1, pendingLinesMax: bound)
         self.receive(&machine, "first")
         #expect(machine.readComplete() == .dispatch(Self.lines("first"), resumeReading: false))
         for index in 0..<bound {
@@ -60,7 +60,7 @@ struct ConnectionStateMachineTests {
     }
 
     @Test func anUnwritableChannel_holdsReadsAndBatches_untilWritableAgain() {
-        var machine = Machine(maxBatchLines: 8, maxPendingLines: 16)
+        var machine = Machine(batchLinesMax: 8, pendingLinesMax: 16)
         self.receive(&machine, "a")
         #expect(machine.readComplete() == .dispatch(Self.lines("a"), resumeReading: false))
         #expect(machine.writabilityChanged(isWritable: false) == .none)
@@ -71,7 +71,7 @@ struct ConnectionStateMachineTests {
     }
 
     @Test func aTooLongLine_isAnsweredAfterEveryEarlierLine_thenCloses() {
-        var machine = Machine(maxBatchLines: 8, maxPendingLines: 16)
+        var machine = Machine(batchLinesMax: 8, pendingLinesMax: 16)
         self.receive(&machine, "a")
         #expect(machine.readComplete() == .dispatch(Self.lines("a"), resumeReading: false))
         self.receive(&machine, "b")
@@ -83,14 +83,14 @@ struct ConnectionStateMachineTests {
     }
 
     @Test func aTooLongLine_withNothingOutstanding_isAnsweredAtOnce() {
-        var machine = Machine(maxBatchLines: 8, maxPendingLines: 16)
+        var machine = Machine(batchLinesMax: 8, pendingLinesMax: 16)
         #expect(machine.lineTooLongReceived() == .writeLineTooLongAndClose)
         self.receive(&machine, "ignored")
         #expect(machine.pendingLineCount == 0)
     }
 
     @Test func inputClosed_answersWhatWasGathered_thenCloses() {
-        var machine = Machine(maxBatchLines: 8, maxPendingLines: 16)
+        var machine = Machine(batchLinesMax: 8, pendingLinesMax: 16)
         self.receive(&machine, "a")
         #expect(machine.readComplete() == .dispatch(Self.lines("a"), resumeReading: false))
         self.receive(&machine, "b")
@@ -100,12 +100,12 @@ struct ConnectionStateMachineTests {
     }
 
     @Test func inputClosed_withNothingOutstanding_closesAtOnce() {
-        var machine = Machine(maxBatchLines: 8, maxPendingLines: 16)
+        var machine = Machine(batchLinesMax: 8, pendingLinesMax: 16)
         #expect(machine.inputClosed() == .close)
     }
 
     @Test func shutdown_stopsReading_answersWhatWasRead_evenUnwritable_thenCloses() {
-        var machine = Machine(maxBatchLines: 1, maxPendingLines: 16)
+        var machine = Machine(batchLinesMax: 1, pendingLinesMax: 16)
         self.receive(&machine, "a", "b")
         #expect(machine.readComplete() == .dispatch(Self.lines("a"), resumeReading: false))
         #expect(machine.writabilityChanged(isWritable: false) == .none)
@@ -117,7 +117,7 @@ struct ConnectionStateMachineTests {
     }
 
     @Test func aStream_dropsGatheredAndLaterLines_keepsReading_andClosesWhenItEnds() {
-        var machine = Machine(maxBatchLines: 8, maxPendingLines: 16)
+        var machine = Machine(batchLinesMax: 8, pendingLinesMax: 16)
         self.receive(&machine, "subscribe")
         #expect(machine.readComplete() == .dispatch(Self.lines("subscribe"), resumeReading: false))
         self.receive(&machine, "queued")
@@ -132,7 +132,7 @@ struct ConnectionStateMachineTests {
     }
 
     @Test func aSubscribersEOF_endsTheStream() {
-        var machine = Machine(maxBatchLines: 8, maxPendingLines: 16)
+        var machine = Machine(batchLinesMax: 8, pendingLinesMax: 16)
         self.receive(&machine, "subscribe")
         _ = machine.readComplete()
         _ = machine.batchAnswered(startsStream: true)
@@ -141,7 +141,7 @@ struct ConnectionStateMachineTests {
     }
 
     @Test func shutdown_whileStreaming_closesAtOnce() {
-        var machine = Machine(maxBatchLines: 8, maxPendingLines: 16)
+        var machine = Machine(batchLinesMax: 8, pendingLinesMax: 16)
         self.receive(&machine, "subscribe")
         _ = machine.readComplete()
         _ = machine.batchAnswered(startsStream: true)
@@ -149,7 +149,7 @@ struct ConnectionStateMachineTests {
     }
 
     @Test func aSubscriptionAnsweredDuringShutdown_closesInsteadOfStreaming() {
-        var machine = Machine(maxBatchLines: 8, maxPendingLines: 16)
+        var machine = Machine(batchLinesMax: 8, pendingLinesMax: 16)
         self.receive(&machine, "subscribe")
         _ = machine.readComplete()
         #expect(machine.shutdownRequested() == .none)
@@ -157,7 +157,7 @@ struct ConnectionStateMachineTests {
     }
 
     @Test func anAnswerAfterThePeerLeft_doesNothing() {
-        var machine = Machine(maxBatchLines: 8, maxPendingLines: 16)
+        var machine = Machine(batchLinesMax: 8, pendingLinesMax: 16)
         self.receive(&machine, "a")
         _ = machine.readComplete()
         self.receive(&machine, "b")

@@ -8,17 +8,17 @@ import Testing
 struct LineFrameDecoderTests {
     /// The handler is built with `maximumBufferSize: max + 1`, so the channel errors if the decoder
     /// ever keeps more than that: every test here also checks the memory bound.
-    private func makeChannel(maxLineBytes: Int) -> EmbeddedChannel {
+    private func makeChannel(lineBytesMax: Int) -> EmbeddedChannel {
         EmbeddedChannel(
             handler: ByteToMessageHandler(
-                LineFrameDecoder(maxLineBytes: maxLineBytes),
-                maximumBufferSize: maxLineBytes + 1
+                LineFrameDecoder(lineBytesMax: lineBytesMax),
+                maximumBufferSize: lineBytesMax + 1
             )
         )
     }
 
-    private func feed(_ chunks: [String], maxLineBytes: Int = 16, close: Bool = false) throws -> [LineFrame] {
-        let channel = self.makeChannel(maxLineBytes: maxLineBytes)
+    private func feed(_ chunks: [String], lineBytesMax: Int = 16, close: Bool = false) throws -> [LineFrame] {
+        let channel = self.makeChannel(lineBytesMax: lineBytesMax)
         for chunk in chunks {
             try channel.writeInbound(channel.allocator.buffer(string: chunk))
         }
@@ -70,7 +70,7 @@ struct LineFrameDecoderTests {
     }
 
     @Test func decode_whenMaxPlusOneBytesArriveWithoutNewline_rejectsBeforeTheNewline() throws {
-        let channel = self.makeChannel(maxLineBytes: 16)
+        let channel = self.makeChannel(lineBytesMax: 16)
         try channel.writeInbound(channel.allocator.buffer(string: String(repeating: "x", count: 16)))
         #expect(try channel.readInbound(as: LineFrame.self) == nil)
         try channel.writeInbound(channel.allocator.buffer(string: "y"))
@@ -79,7 +79,7 @@ struct LineFrameDecoderTests {
     }
 
     @Test func decode_afterTooLong_decodesNothingMoreAndBuffersNothing() throws {
-        let channel = self.makeChannel(maxLineBytes: 16)
+        let channel = self.makeChannel(lineBytesMax: 16)
         try channel.writeInbound(channel.allocator.buffer(string: "ok\n" + String(repeating: "x", count: 40)))
         // 10 KB more, lines included: all dropped, and `maximumBufferSize` would trip on any buffering.
         for _ in 0..<100 {
@@ -101,8 +101,8 @@ struct LineFrameDecoderTests {
     }
 
     /// `nextFrames` and `nextLast` without a channel, driven as the fuzz target drives them.
-    private func feedWithoutChannel(_ chunks: [String], maxLineBytes: Int = 16, close: Bool) -> [LineFrame] {
-        var decoder = LineFrameDecoder(maxLineBytes: maxLineBytes)
+    private func feedWithoutChannel(_ chunks: [String], lineBytesMax: Int = 16, close: Bool) -> [LineFrame] {
+        var decoder = LineFrameDecoder(lineBytesMax: lineBytesMax)
         var buffer = ByteBuffer()
         var frames: [LineFrame] = []
         for chunk in chunks {

@@ -87,7 +87,7 @@ struct UnixSocketServerTests {
 
     @Test func theEarlierLinesOfALongLinesRead_areAnsweredBeforeLineTooLong() async throws {
         let service = EchoService()
-        try await self.withServer(service, configure: { $0.maxLineBytes = 100 }) { _, path in
+        try await self.withServer(service, configure: { $0.lineBytesMax = 100 }) { _, path in
             let text = try await onThread {
                 let client = try TestClient(path: path)
                 try client.send("a:1\na:2\n" + String(repeating: "y", count: 101) + "\na:3\n")
@@ -102,7 +102,7 @@ struct UnixSocketServerTests {
 
     @Test func theConnectionOverTheLimit_getsOneUnavailableLine_andOthersAreUndisturbed() async throws {
         let service = EchoService()
-        try await self.withServer(service, configure: { $0.maxConnections = 2 }) { server, path in
+        try await self.withServer(service, configure: { $0.connectionsMax = 2 }) { server, path in
             let first = try TestClient(path: path)
             let second = try TestClient(path: path)
             let warmUp = try await onThread {
@@ -273,8 +273,8 @@ struct UnixSocketServerTests {
         try await self.withServer(
             service,
             configure: {
-                $0.maxBatchLines = 64
-                $0.maxPendingLinesPerConnection = 256
+                $0.batchLinesMax = 64
+                $0.pendingLinesPerConnectionMax = 256
             }
         ) { _, path in
             let client = try TestClient(path: path)
@@ -352,9 +352,9 @@ struct UnixSocketServerTests {
         try await self.withServer(
             service,
             configure: {
-                $0.maxLineBytes = 1024
-                $0.maxPendingBytesPerConnection = 8 << 10
-                $0.maxBufferedInputBytes = 16 << 10
+                $0.lineBytesMax = 1024
+                $0.pendingBytesPerConnectionMax = 8 << 10
+                $0.bufferedInputBytesMax = 16 << 10
             }
         ) { server, path in
             let peak = Atomic<Int>(0)
@@ -392,9 +392,9 @@ struct UnixSocketServerTests {
         try await self.withServer(
             service,
             configure: {
-                $0.maxLineBytes = 1024
-                $0.maxPendingBytesPerConnection = 24 << 10
-                $0.maxBufferedInputBytes = 32 << 10
+                $0.lineBytesMax = 1024
+                $0.pendingBytesPerConnectionMax = 24 << 10
+                $0.bufferedInputBytesMax = 32 << 10
                 $0.shutdownGracePeriod = .seconds(1)
             }
         ) { server, path in

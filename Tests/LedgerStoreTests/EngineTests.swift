@@ -1,6 +1,7 @@
 import Foundation
 import LMDB
 import LedgerCore
+import LedgerJSON
 import LedgerMemoryStore
 import LedgerProtocol
 import Logging

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import LedgerCore
+import LedgerJSON
 import LedgerMemoryStore
 import LedgerProtocol
 import Synchronization

@@ -1,4 +1,5 @@
 import LedgerCore
+import LedgerJSON
 import LedgerProtocol
 import Testing
 

@@ -1,6 +1,7 @@
 import Foundation
 import LMDB
 import LedgerCore
+import LedgerJSON
 import LedgerProtocol
 import Logging
 import Testing

@@ -1,5 +1,6 @@
 import Foundation
 import LedgerClient
+import LedgerJSON
 import LedgerTestKit
 
 /// The real `tokenledger` binary, run against a test's daemon.

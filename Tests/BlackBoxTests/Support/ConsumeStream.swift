@@ -1,4 +1,5 @@
 import Foundation
+import LedgerJSON
 import LedgerTestKit
 
 /// Several connections pipelining `consume`s with unique keys in batches, each on its own

@@ -1,5 +1,6 @@
 import Foundation
 import LedgerClient
+import LedgerJSON
 import LedgerTestKit
 import Testing
 

@@ -4,7 +4,7 @@ import Foundation
 /// `SIG_IGN`) writes one byte to a pipe whichever thread the kernel picks to deliver the
 /// signal on, and a dedicated thread reads it. Nothing is lost to a thread that was not
 /// prepared for it, and the handler only calls `write`, which is async-signal-safe.
-enum Termination {
+enum ShutdownSignal {
     nonisolated(unsafe) private static var writeFD: Int32 = -1
     nonisolated(unsafe) private static var readFD: Int32 = -1
 
@@ -21,7 +21,7 @@ enum Termination {
         var action = sigaction()
         action.__sigaction_handler.sa_handler = { signo in
             var byte = UInt8(truncatingIfNeeded: signo)
-            _ = write(Termination.writeFD, &byte, 1)
+            _ = write(ShutdownSignal.writeFD, &byte, 1)
         }
         sigemptyset(&action.sa_mask)
         action.sa_flags = SA_RESTART
@@ -35,7 +35,7 @@ enum Termination {
             let t = Thread {
                 var byte: UInt8 = 0
                 while true {
-                    let n = read(Termination.readFD, &byte, 1)
+                    let n = read(ShutdownSignal.readFD, &byte, 1)
                     if n == 1 { break }
                     if n < 0 && errno == EINTR { continue }
                     byte = UInt8(SIGTERM)

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import LedgerCore
+@testable import LedgerJSON
 
 /// The JSON parser the protocol rests on: exact numbers (lexemes kept), strict UTF-8, no
 /// duplicate names, bounded nesting.

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import LedgerCore
+@testable import LedgerJSON
 
 /// RFC 8785 (JCS), the form the hash chain covers: members sorted by UTF-16 code units, no
 /// whitespace, strings escaped as ECMAScript's JSON.stringify does.

@@ -170,25 +170,18 @@ public struct CanonicalWriter: ~Copyable {
         needsComma = true
     }
 
-    public mutating func instant(_ t: Instant) {
-        quoted(room: Instant.rfc3339BytesMax) { t.write(to: &$0) }
-    }
-
-    public mutating func day(_ d: LocalDay) {
-        quoted(room: LocalDay.bytesMax) { d.write(to: &$0) }
-    }
-
-    /// A string value that `write` formats in place (plain ASCII, at most `room` bytes).
+    /// A string value that `write` formats in place: plain ASCII that needs no escape, at most
+    /// `room` bytes, written at the pointer it is given; it returns the bytes it wrote. Dates and
+    /// times use it (their formatters live with their types).
     @inline(__always)
-    private mutating func quoted(room: Int, _ write: (inout ByteCursor) -> Void) {
+    public mutating func quoted(room: Int, _ write: (UnsafeMutablePointer<UInt8>) -> Int) {
         separate()
         reserve(room + 2)
-        var c = ByteCursor(base + count)
-        c.put(UInt8(ascii: "\""))
-        write(&c)
-        c.put(UInt8(ascii: "\""))
-        precondition(c.count <= room + 2, "the field fits the room it asked for")
-        count += c.count
+        base[count] = UInt8(ascii: "\"")
+        let n = write(base + count + 1)
+        precondition(n >= 0 && n <= room, "the field fits the room it asked for")
+        base[count + 1 + n] = UInt8(ascii: "\"")
+        count += n + 2
         needsComma = true
     }
 
@@ -199,50 +192,5 @@ public struct CanonicalWriter: ~Copyable {
         CanonicalJSON.write(v, to: &out)
         out.withUnsafeBufferPointer { if let p = $0.baseAddress { put(p, $0.count) } }
         needsComma = true
-    }
-}
-
-/// The hot path of sealing: a `consumed` event written straight to its RFC 8785 bytes, keys
-/// already in order, without building a JSON tree. `HashChain.seal` asserts (debug builds)
-/// that the result equals the generic serialisation, so the two cannot drift apart.
-extension Event {
-    /// Writes the canonical bytes without `hash` and returns the offset where `"hash"` belongs;
-    /// nil (having written nothing) for types without a fast path.
-    func writeFastCanonical(to w: inout CanonicalWriter) -> Int? {
-        guard case .consumed(let c) = body else { return nil }
-        w.beginObject()
-        // Keys in RFC 8785 order (all ASCII): cost, day, draws, [hash], input_tokens, key,
-        // model, operation, output_tokens, overdraft, params, pod, record, seq, task, team,
-        // ts, type, user, v.
-        w.key("cost"); w.int(c.cost)
-        w.key("day"); w.day(c.day)
-        w.key("draws")
-        w.beginArray()
-        for d in c.draws {
-            w.beginObject()
-            w.key("amount"); w.int(d.amount)
-            w.key("bucket_seq"); w.uint(d.bucketSeq)
-            w.endObject()
-        }
-        w.endArray()
-        let hashInsertAt = w.count
-        if let v = c.inputTokens { w.key("input_tokens"); w.int(v) }
-        if let k = self.key { w.key("key"); w.string(k) }
-        w.key("model"); w.string(c.tags.model.string)
-        if let op = c.tags.operation { w.key("operation"); w.string(op) }
-        if let v = c.outputTokens { w.key("output_tokens"); w.int(v) }
-        w.key("overdraft"); w.int(c.overdraft)
-        if let p = c.params { w.key("params"); w.value(.object(p)) }
-        if let pod = c.tags.pod { w.key("pod"); w.string(pod.string) }
-        w.key("record"); w.bool(c.record)
-        w.key("seq"); w.uint(seq)
-        if let task = c.tags.task { w.key("task"); w.string(task.string) }
-        w.key("team"); w.string(c.tags.team.string)
-        w.key("ts"); w.instant(ts)
-        w.key("type"); w.string("consumed")
-        w.key("user"); w.string(c.tags.user.string)
-        w.key("v"); w.int(Event.version)
-        w.endObject()
-        return hashInsertAt
     }
 }

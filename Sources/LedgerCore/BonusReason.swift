@@ -1,0 +1,3 @@
+public enum BonusReason: String, Sendable, CaseIterable {
+    case gift, referral, event, loyalty, other
+}

@@ -1,0 +1,3 @@
+public enum PriceKind: String, Sendable, CaseIterable {
+    case text, image, video, audio
+}

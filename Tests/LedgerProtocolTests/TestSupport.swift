@@ -1,0 +1,3 @@
+import LedgerCore
+
+func id(_ s: String) -> ID { ID(s)! }
