@@ -48,7 +48,7 @@ let package = Package(
         .target(
             name: "LedgerStore",
             dependencies: [
-                "LMDB", "LedgerCore", "LedgerJSON", "LedgerProtocol",
+                "LMDB", "LedgerCore", "LedgerJSON",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -58,7 +58,7 @@ let package = Package(
         .target(
             name: "LedgerProjections",
             dependencies: [
-                "LMDB", "LedgerCore", "LedgerJSON", "LedgerProtocol", "LedgerStore",
+                "LMDB", "LedgerCore", "LedgerJSON", "LedgerStore",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: fuzzCoverage
@@ -76,7 +76,7 @@ let package = Package(
         .executableTarget(
             name: "tokenledgerd",
             dependencies: [
-                "LedgerServer", "LedgerStore", "LedgerCore", "LedgerJSON", "LedgerProjections",
+                "LedgerServer", "LedgerStore", "LedgerCore", "LedgerJSON", "LedgerProtocol", "LedgerProjections",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

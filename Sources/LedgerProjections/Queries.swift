@@ -1,7 +1,6 @@
 import LMDB
 import LedgerCore
 import LedgerJSON
-import LedgerProtocol
 
 /// `usage` and `report` (PROTOCOL §5), answered from the read models in one read transaction.
 public struct ViewQueries: Sendable {

@@ -90,76 +90,6 @@ public enum Role: Int, Sendable, Comparable, CaseIterable, CustomStringConvertib
     }
 }
 
-public struct AuditQuery: Sendable, Equatable {
-    public var from: Instant?
-    public var to: Instant?
-    public var team: ID?
-    public var pod: ID?
-    public var model: ID?
-    public var task: ID?
-    public var user: ID?
-    public var types: Set<String>?
-    public var afterSeq: UInt64 = 0
-    public var limit: Int = 1000
-    public static let limitMax = 10_000
-    public init() {}
-}
-
-public enum ReportPeriod: String, Sendable, Equatable, CaseIterable {
-    case day, week, month
-}
-
-/// What a report row groups by within its bucket (PROTOCOL §5 `report`).
-public enum ReportDimension: String, Sendable, Equatable, CaseIterable {
-    case model, user, pod, task, operation
-}
-
-public struct ReportQuery: Sendable, Equatable {
-    public var team: ID
-    public var period: ReportPeriod
-    public var from: LocalDay?
-    public var to: LocalDay?
-    public var by: ReportDimension?
-    public var limit: Int = 1000
-    public static let limitMax = 10_000
-    public init(team: ID, period: ReportPeriod) {
-        self.team = team
-        self.period = period
-    }
-}
-
-public struct SubscribeQuery: Sendable, Equatable {
-    public var afterSeq: UInt64 = 0
-    public var team: ID?
-    public var types: Set<String>?
-    public init() {}
-}
-
-/// Reads that do not append.
-public enum Query: Sendable, Equatable {
-    case usage(team: ID, pod: ID?)
-    case report(ReportQuery)
-    case subscribe(SubscribeQuery)
-    /// `nil`: every projection.
-    case rebuild(projection: String?)
-    /// A hot copy of the log into `dest`, an absolute path (admin; added to the contract).
-    case backup(dest: String)
-    case ping
-    case estimate(model: ID, usage: Usage)
-    case check(ConsumeCommand)
-    case balance(team: ID, user: ID?)
-    case audit(AuditQuery)
-    case verify(fromSeq: UInt64?, toSeq: UInt64?)
-    case stats
-    case clockSet(Instant)
-    case clockAdvance(seconds: Int64)
-}
-
-public enum RequestBody: Sendable, Equatable {
-    case command(Command)
-    case query(Query)
-}
-
 public struct ParsedRequest: Sendable {
     public var id: JSON?
     public var op: Op
@@ -167,6 +97,9 @@ public struct ParsedRequest: Sendable {
     /// SHA-256 of the request's RFC 8785 bytes without `id`: what "the same payload" means.
     public var payloadDigest: [UInt8]
     public var body: RequestBody
+
+    /// What the writer takes: the request without its wire `id` and op name.
+    public var ledgerRequest: LedgerRequest { LedgerRequest(key: key, payloadDigest: payloadDigest, body: body) }
 }
 
 /// A request that could not be parsed: answered at once, with the id when it was readable.

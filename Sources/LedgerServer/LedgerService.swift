@@ -55,16 +55,18 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
         var out = [[UInt8]](repeating: [], count: lines.count)
         // The requests for the writer and where their answers go; two arrays, so that the
         // requests are handed over as they are, without a copy of each.
-        var segment: [ParsedRequest] = []
+        var segment: [LedgerRequest] = []
+        var segmentIDs: [JSON?] = []
         var segmentIndices: [Int] = []
 
         func flush() async {
             guard !segment.isEmpty else { return }
             let answers = await writer.submit(segment)
             for k in segment.indices {
-                out[segmentIndices[k]] = Self.encode(id: segment[k].id, answers[k])
+                out[segmentIndices[k]] = Self.encode(id: segmentIDs[k], answers[k])
             }
             segment = []
+            segmentIDs.removeAll(keepingCapacity: true)
             segmentIndices.removeAll(keepingCapacity: true)
         }
 
@@ -139,7 +141,8 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
                 await flush()
                 out[i] = Self.encode(id: request.id, await logRead(request.body))
             default:
-                segment.append(request)
+                segment.append(request.ledgerRequest)
+                segmentIDs.append(request.id)
                 segmentIndices.append(i)
                 if segment.count == writer.limits.batchRequestsMax { await flush() }
             }

@@ -1,6 +1,5 @@
 import LedgerCore
 import LedgerJSON
-import LedgerProtocol
 import Logging
 
 public struct EngineConfig: Sendable {
@@ -116,10 +115,13 @@ public final class LedgerEngine {
         scheduler.nextDue(state: state, cursor: cursor)
     }
 
-    public func execute(_ batch: [ParsedRequest]) -> [EngineAnswer] {
+    public func execute(_ batch: [LedgerRequest]) -> [EngineAnswer] {
         precondition(pending.isEmpty && batchKeys.isEmpty && pendingClock == nil)
         if let f = integrityFailure {
-            return batch.map { $0.op == .ping ? .success(["seq": .int(storedHead.seq)]) : .failure(f) }
+            return batch.map {
+                if case .query(.ping) = $0.body { return .success(["seq": .int(storedHead.seq)]) }
+                return .failure(f)
+            }
         }
         var now = effectiveNow()
         var answers: [EngineAnswer] = []
@@ -221,7 +223,7 @@ public final class LedgerEngine {
     // MARK: - Commands
 
     private func command(
-        _ c: Command, request: ParsedRequest, stored: [String: KeyRecord], now: Instant
+        _ c: Command, request: LedgerRequest, stored: [String: KeyRecord], now: Instant
     ) -> EngineAnswer {
         if let key = request.key {
             let retentionMs = config.keyRetentionDays * 86_400_000

@@ -1,6 +1,5 @@
 import LedgerCore
 import LedgerJSON
-import LedgerProtocol
 
 /// Reads of the log itself (`audit`, `verify`), off the writer thread. Each read takes short
 /// read transactions chunk by chunk, never one held across a socket write.

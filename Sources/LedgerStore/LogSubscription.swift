@@ -1,7 +1,6 @@
 import Dispatch
 import LedgerCore
 import LedgerJSON
-import LedgerProtocol
 import Synchronization
 
 /// Live subscribers, for `stats`: a subscription counts from its creation until it is released.

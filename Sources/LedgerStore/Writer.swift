@@ -1,7 +1,6 @@
 import DequeModule
 import Foundation
 import LedgerCore
-import LedgerProtocol
 import Logging
 
 public struct WriterLimits: Sendable {
@@ -23,7 +22,7 @@ public struct LogHead: Sendable, Equatable {
 /// transaction, commits once, then answers every request of it.
 public final class Writer: @unchecked Sendable {
     private struct Submission {
-        var requests: [ParsedRequest]
+        var requests: [LedgerRequest]
         var continuation: CheckedContinuation<[EngineAnswer], Never>
     }
 
@@ -74,7 +73,7 @@ public final class Writer: @unchecked Sendable {
 
     /// Submits one connection's batch and waits for its answers (after the commit).
     /// Waits first while the queue is full. After `stop`, answers `unavailable`.
-    public func submit(_ requests: [ParsedRequest]) async -> [EngineAnswer] {
+    public func submit(_ requests: [LedgerRequest]) async -> [EngineAnswer] {
         precondition(!requests.isEmpty && requests.count <= limits.batchRequestsMax)
         while true {
             let admitted: Bool? = condition.withLock {

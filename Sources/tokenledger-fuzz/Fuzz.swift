@@ -236,7 +236,7 @@ enum EngineCheck {
     static let setUpLog: InMemoryLogStorage = {
         let storage = InMemoryLogStorage()
         let engine = startEngine(on: storage)
-        let answers = engine.execute(setUp)
+        let answers = engine.execute(setUp.map(\.ledgerRequest))
         for case .failure(let r) in answers { preconditionFailure("set-up refused: \(r)") }
         return storage
     }()
@@ -270,7 +270,7 @@ enum EngineCheck {
             let state = engine.state
             let hash = engine.headHash
             let count = storage.eventCount
-            let answer = engine.execute([request])[0]
+            let answer = engine.execute([request.ledgerRequest])[0]
             answers.append(answer)
             switch answer {
             case .failure:
@@ -286,7 +286,7 @@ enum EngineCheck {
 
         // The same requests as one batch: the same answers, the same log.
         let (batchEngine, _) = makeEngine()
-        let batchAnswers = batchEngine.execute(requests)
+        let batchAnswers = batchEngine.execute(requests.map(\.ledgerRequest))
         precondition(batchAnswers.count == requests.count, "a batch answered a different number of requests")
         for (a, b) in zip(answers, batchAnswers) {
             precondition(rendered(a) == rendered(b), "one batch answers differently from one request at a time")

@@ -3,6 +3,7 @@ import Foundation
 import LedgerCore
 import LedgerJSON
 import LedgerProjections
+import LedgerProtocol
 import LedgerServer
 import LedgerStore
 import Logging

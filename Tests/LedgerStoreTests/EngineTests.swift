@@ -499,10 +499,10 @@ let quietLogger = Logger(label: "test.store") { _ in SwiftLogNoOpLogHandler() }
 func id(_ s: String) -> ID { ID(s)! }
 func at(_ s: String) -> Instant { Instant(rfc3339: s)! }
 
-/// A request line that must parse (a test's own input).
-func parsed(_ line: String) -> ParsedRequest {
+/// A request line that must parse (a test's own input), as the writer takes it.
+func parsed(_ line: String) -> LedgerRequest {
     switch RequestParser.parse(Array(line.utf8)) {
-    case .success(let r): return r
+    case .success(let r): return r.ledgerRequest
     case .failure(let f): preconditionFailure("test request does not parse: \(line): \(f.rejection)")
     }
 }

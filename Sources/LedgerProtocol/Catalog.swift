@@ -1,7 +1,6 @@
 import Foundation
 import LedgerCore
 import LedgerJSON
-import LedgerProtocol
 
 /// The model catalog appended as `price_set` events on the first start of an empty log.
 public enum Catalog {
