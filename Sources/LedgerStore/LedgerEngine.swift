@@ -134,7 +134,7 @@ public final class LedgerEngine {
         } catch {
             logger.error("idempotency lookup failed", metadata: ["error": "\(error)"])
             discardPending()
-            return batch.map { _ in .failure(Rejection(.unavailable, "storage unavailable: \(error)")) }
+            return Self.unavailable(batch, error)
         }
         for request in batch {
             switch request.body {
@@ -149,7 +149,7 @@ public final class LedgerEngine {
         } catch {
             logger.error("commit failed; batch answered unavailable", metadata: ["error": "\(error)"])
             discardPending()
-            return batch.map { _ in .failure(Rejection(.unavailable, "storage unavailable: \(error)")) }
+            return Self.unavailable(batch, error)
         }
         undo.commit()
         if let target = pendingClock, let manual = clock.manual {
@@ -158,6 +158,13 @@ public final class LedgerEngine {
         }
         pendingClock = nil
         return answers
+    }
+
+    /// One `unavailable` for every request: one rejection, shared (a batch holds up to 4096 requests, and
+    /// writing the error into each answer's message took milliseconds of the recovery).
+    private static func unavailable(_ batch: [ParsedRequest], _ error: any Error) -> [EngineAnswer] {
+        let rejection = Rejection(.unavailable, "storage unavailable: \(error)")
+        return [EngineAnswer](repeating: .failure(rejection), count: batch.count)
     }
 
     /// Starts recording what the batch changes, so that `discardPending` can put it back.
