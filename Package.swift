@@ -20,6 +20,10 @@ let package = Package(
         .library(name: "LMDB", targets: ["LMDB"]),
         .library(name: "LedgerCore", targets: ["LedgerCore"]),
         .library(name: "LedgerTestKit", targets: ["LedgerTestKit"]),
+        // For tools/bench's in-process rollback benchmark (the engine on the in-memory storage).
+        .library(name: "LedgerProtocol", targets: ["LedgerProtocol"]),
+        .library(name: "LedgerStore", targets: ["LedgerStore"]),
+        .library(name: "LedgerMemoryStore", targets: ["LedgerMemoryStore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),

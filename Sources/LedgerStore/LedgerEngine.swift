@@ -13,7 +13,8 @@ public typealias EngineAnswer = Result<Answer, Rejection>
 /// The write side, confined to the writer thread: the state folded from the log, the
 /// scheduler, and one durable commit per batch. `execute` decides every request of a batch
 /// against the state as the earlier ones left it, then commits once; no answer leaves before
-/// its commit is durable, and a failed commit answers the whole batch and reloads the state.
+/// its commit is durable, and a failed commit answers the whole batch `unavailable` and rolls the
+/// batch back in memory (`BatchUndo`): the engine is then as a fold of the durable log would leave it.
 public final class LedgerEngine {
     public private(set) var state = LedgerState()
     public private(set) var headHash = HashChain.genesis
@@ -38,6 +39,8 @@ public final class LedgerEngine {
     /// answered `unavailable` changes nothing, time included (its `clock.advance`, retried,
     /// would otherwise move time twice).
     private var pendingClock: Instant?
+    /// What the batch being built changed, to put back if it does not become durable.
+    private var undo = BatchUndo()
 
     let storage: any LogStorage
     let clock: any LedgerClock
@@ -98,15 +101,15 @@ public final class LedgerEngine {
     @discardableResult
     public func tick() throws -> Int {
         guard integrityFailure == nil else { return 0 }
+        beginBatch()
         let n = runScheduler(upTo: effectiveNow())
-        if n > 0 {
-            do {
-                try commitPending()
-            } catch {
-                discardPending()
-                throw error
-            }
+        do {
+            try commitPending()
+        } catch {
+            discardPending()
+            throw error
         }
+        undo.commit()
         return n
     }
 
@@ -126,6 +129,7 @@ public final class LedgerEngine {
         var now = effectiveNow()
         var answers: [EngineAnswer] = []
         answers.reserveCapacity(batch.count)
+        beginBatch()
         runScheduler(upTo: now)
         let stored: [String: KeyRecord]
         do {
@@ -133,7 +137,7 @@ public final class LedgerEngine {
         } catch {
             logger.error("idempotency lookup failed", metadata: ["error": "\(error)"])
             discardPending()
-            return batch.map { _ in .failure(Rejection(.unavailable, "storage unavailable: \(error)")) }
+            return Self.unavailable(batch, error)
         }
         for request in batch {
             switch request.body {
@@ -148,8 +152,9 @@ public final class LedgerEngine {
         } catch {
             logger.error("commit failed; batch answered unavailable", metadata: ["error": "\(error)"])
             discardPending()
-            return batch.map { _ in .failure(Rejection(.unavailable, "storage unavailable: \(error)")) }
+            return Self.unavailable(batch, error)
         }
+        undo.commit()
         if let target = pendingClock, let manual = clock.manual {
             let moved = manual.set(target)
             assert(moved, "only the writer moves the manual clock, and only forward")
@@ -158,11 +163,36 @@ public final class LedgerEngine {
         return answers
     }
 
-    /// Forgets what was decided but not committed: the state goes back to what the log says.
+    /// One `unavailable` for every request: one rejection, shared (a batch holds up to 4096 requests, and
+    /// writing the error into each answer's message took milliseconds of the recovery).
+    private static func unavailable(_ batch: [ParsedRequest], _ error: any Error) -> [EngineAnswer] {
+        let rejection = Rejection(.unavailable, "storage unavailable: \(error)")
+        return [EngineAnswer](repeating: .failure(rejection), count: batch.count)
+    }
+
+    /// Starts recording what the batch changes, so that `discardPending` can put it back.
+    private func beginBatch() {
+        undo.begin(state: state, headHash: headHash, scheduler: scheduler, cursor: cursor)
+    }
+
+    /// Forgets what was decided but not committed: the batch is rolled back in memory, in
+    /// O(what it touched), so the engine is where the batch found it, which is what the log says.
+    /// A storage that stored a batch although its commit threw breaks `LogStorage`'s promise; the
+    /// head check finds it, and the engine then folds the log again rather than seal the next
+    /// batch after a head the log does not have.
     private func discardPending() {
         pending = CommitBatch()
         batchKeys.removeAll(keepingCapacity: true)
         pendingClock = nil
+        undo.rollBack(state: &state, headHash: &headHash, scheduler: &scheduler, cursor: &cursor)
+        // One read of the head record, no scan: the chain hash covers every event before it.
+        guard let stored = try? storage.head(), stored.seq != state.head || stored.hash != headHash else { return }
+        assertionFailure(
+            "after a rollback the engine is at seq \(state.head) but the log's head is \(stored.seq) (or its hash differs)"
+        )
+        logger.critical(
+            "after a failed commit the log's head differs from the engine's; folding the log again",
+            metadata: ["ledger.seq": "\(state.head)", "ledger.stored_seq": "\(stored.seq)"])
         do {
             try reload()
         } catch {
@@ -200,6 +230,7 @@ public final class LedgerEngine {
     /// parameter so that the scheduler, which holds `self.state` inout, can call it.
     private func append(_ body: EventBody, ts: Instant, key: String?, into s: inout LedgerState) {
         let e = Event(seq: s.head + 1, ts: ts, key: key, body: body)
+        undo.noteBeforeApplying(e, to: s)
         s.apply(e)
         let (stored, hash) = HashChain.seal(e, previous: headHash)
         headHash = hash
@@ -420,7 +451,14 @@ public final class LedgerEngine {
     public func bootstrap(catalog: [PriceSpec]) throws {
         guard state.head == 0, !catalog.isEmpty, integrityFailure == nil else { return }
         let now = effectiveNow()
+        beginBatch()
         for spec in catalog { append(.priceSet(spec), ts: now, key: nil) }
-        try commitPending()
+        do {
+            try commitPending()
+        } catch {
+            discardPending()
+            throw error
+        }
+        undo.commit()
     }
 }
