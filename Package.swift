@@ -18,6 +18,7 @@ let package = Package(
         .executable(name: "tokenledgerd", targets: ["tokenledgerd"]),
         .executable(name: "tokenledger", targets: ["tokenledger"]),
         .library(name: "LMDB", targets: ["LMDB"]),
+        .library(name: "LedgerJSON", targets: ["LedgerJSON"]),
         .library(name: "LedgerCore", targets: ["LedgerCore"]),
         .library(name: "LedgerTestKit", targets: ["LedgerTestKit"]),
         // For tools/bench's in-process rollback benchmark (the engine on the in-memory storage).

@@ -165,7 +165,7 @@ public final class LedgerEngine {
 
     /// One `unavailable` for every request: one rejection, shared (a batch holds up to 4096 requests, and
     /// writing the error into each answer's message took milliseconds of the recovery).
-    private static func unavailable(_ batch: [ParsedRequest], _ error: any Error) -> [EngineAnswer] {
+    private static func unavailable(_ batch: [LedgerRequest], _ error: any Error) -> [EngineAnswer] {
         let rejection = Rejection(.unavailable, "storage unavailable: \(error)")
         return [EngineAnswer](repeating: .failure(rejection), count: batch.count)
     }

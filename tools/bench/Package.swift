@@ -22,6 +22,7 @@ let package = Package(
             name: "tokenledger-rollback-bench",
             dependencies: [
                 .product(name: "LedgerCore", package: "TokenLedger"),
+                .product(name: "LedgerJSON", package: "TokenLedger"),
                 .product(name: "LedgerProtocol", package: "TokenLedger"),
                 .product(name: "LedgerStore", package: "TokenLedger"),
                 .product(name: "LedgerMemoryStore", package: "TokenLedger"),

@@ -1,5 +1,6 @@
 import Foundation
 import LedgerCore
+import LedgerJSON
 import LedgerMemoryStore
 import LedgerProtocol
 import LedgerStore
@@ -142,9 +143,9 @@ struct SplitMix64 {
     mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 }
 
-func parsed(_ line: String) -> ParsedRequest {
+func parsed(_ line: String) -> LedgerRequest {
     switch RequestParser.parse(Array(line.utf8)) {
-    case .success(let r): return r
+    case .success(let r): return r.ledgerRequest
     case .failure(let f): fail("bench request refused by the parser: \(line): \(f.rejection)")
     }
 }
@@ -175,7 +176,7 @@ final class RollbackBench {
     }
 
     /// `n` consumes on distinct random teams.
-    func spreadBatch(_ n: Int) -> [ParsedRequest] {
+    func spreadBatch(_ n: Int) -> [LedgerRequest] {
         var teams = Set<Int>()
         while teams.count < min(n, options.teams) { teams.insert(rng.below(options.teams)) }
         return teams.sorted().map { parsed(consumeLine(team: $0)) }
