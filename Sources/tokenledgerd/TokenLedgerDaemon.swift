@@ -22,7 +22,9 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
               tokenledgerd --data /var/lib/tokenledger --socket /run/tokenledger/tokenledger.sock \\
                            --socket-group tokenledger --role gateway=@gateways --role auditor=@auditors
               tokenledgerd --clock manual=2026-01-01T00:00:00.000Z    # tests: time moves by clock.set/advance
-            """
+              tokenledgerd verify-snapshot --data /var/lib/tokenledger   # offline: snapshots = fold of the log
+            """,
+        subcommands: [VerifySnapshot.self]
     )
 
     @Option(name: .customLong("data"), help: ArgumentHelp("Data directory (the LMDB log).", valueName: "dir"))
@@ -128,6 +130,25 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
     var readerCheckSeconds = 60
 
     @Option(
+        name: .customLong("snapshot-every-events"),
+        help: ArgumentHelp("Write a snapshot of the write side after this many events.", valueName: "n"))
+    var snapshotEveryEvents: UInt64 = 1_000_000
+
+    @Option(
+        name: .customLong("snapshot-every-seconds"),
+        help: ArgumentHelp(
+            "Write a snapshot after this many seconds when the log moved (whichever comes first).",
+            valueName: "n"))
+    var snapshotEverySeconds = 300.0
+
+    @Option(
+        name: .customLong("verify-on-start"),
+        help: ArgumentHelp(
+            "tail: check the events after the snapshot before serving; background: that, then the whole log from seq 1 at low priority while serving; full: fold and check the whole log before serving.",
+            valueName: "tail|full|background"))
+    var verifyOnStart = "background"
+
+    @Option(
         name: .customLong("log-level"),
         help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel = "info"
@@ -160,12 +181,20 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         }
         guard maxSubscribers >= 0 else { throw ValidationError("--max-subscribers must be at least 0") }
         guard readerCheckSeconds >= 1 else { throw ValidationError("--reader-check-seconds must be at least 1") }
+        guard snapshotEveryEvents >= 1 else { throw ValidationError("--snapshot-every-events must be at least 1") }
+        guard snapshotEverySeconds > 0 && snapshotEverySeconds <= 31_536_000 else {
+            throw ValidationError("--snapshot-every-seconds must be above 0 and at most 31536000")
+        }
+        guard ["tail", "full", "background"].contains(verifyOnStart) else {
+            throw ValidationError("--verify-on-start must be tail, full or background")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level \(logLevel) is unknown")
         }
     }
 
     func run() async throws {
+        let began = Date()
         Termination.install()
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
@@ -175,7 +204,7 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         }
         let logger = Logger(label: "tokenledgerd")
         do {
-            try await serve(logger: logger)
+            try await serve(logger: logger, began: began)
         } catch let e as ExitCode {
             throw e
         } catch {
@@ -214,7 +243,7 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         }
     }
 
-    func serve(logger: Logger) async throws {
+    func serve(logger: Logger, began: Date) async throws {
         Self.raiseOpenFileLimit(logger: logger)
         var roles = RoleMap()
         for flag in role { try roles.add(flag: flag) }
@@ -234,17 +263,18 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         var config = EngineConfig()
         config.defaultDailyLimit = defaultDailyLimit
         config.keyRetentionDays = keyRetentionDays
+        config.startFromSnapshot = verifyOnStart != "full"
         let engine = try LedgerEngine(storage: storage, clock: clock, config: config, logger: logger)
+        let load = engine.lastLoad
         try engine.bootstrap(catalog: catalogSpecs)
         let caughtUp = try engine.tick()
-        logger.info(
-            "log loaded",
-            metadata: [
-                "ledger.seq": "\(engine.state.head)", "ledger.caught_up": "\(caughtUp)",
-                "ledger.teams": "\(engine.state.teams.count)", "data.dir": "\(data)",
-            ])
 
         let writer = Writer(engine: engine, logger: logger)
+        var policy = SnapshotPolicy()
+        policy.everyEvents = snapshotEveryEvents
+        policy.everySeconds = snapshotEverySeconds
+        let snapshotter = Snapshotter(storage: storage, policy: policy, logger: logger)
+        writer.snapshotter = snapshotter
         let viewStore = try ViewStore(directory: data + "/views")
         if let why = viewStore.discarded {
             logger.warning("read models start over from the log", metadata: ["reason": "\(why)"])
@@ -267,6 +297,7 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         service.maxSubscribers = maxSubscribers
         service.connectionCount = { server.connectionCount }
         service.bufferedInputBytes = { server.inputBudget.usedBytes }
+        service.newestSnapshot = { snapshotter.status.newest }
         writer.start()
         views.start()
         do {
@@ -275,8 +306,27 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
             writer.stop()
             throw error
         }
+        let startup = StartupFigures(
+            seconds: Date().timeIntervalSince(began), snapshotSeq: load.snapshotSeq, tailEvents: load.tailEvents)
+        service.startup = startup
         logger.info(
-            "serving", metadata: ["socket.path": "\(socket)", "clock": "\(clock.manual == nil ? "system" : "manual")"])
+            "log loaded; serving",
+            metadata: [
+                "ledger.seq": "\(engine.state.head)", "ledger.caught_up": "\(caughtUp)",
+                "ledger.teams": "\(engine.state.teams.count)", "data.dir": "\(data)",
+                "startup.seconds": "\(String(format: "%.3f", startup.seconds))",
+                "startup.snapshot_seq": "\(startup.snapshotSeq)", "startup.tail_events": "\(startup.tailEvents)",
+                "startup.snapshots_skipped": "\(load.skipped.count)", "verify_on_start": "\(verifyOnStart)",
+                "socket.path": "\(socket)", "clock": "\(clock.manual == nil ? "system" : "manual")",
+            ])
+        var verifier: BackgroundVerifier?
+        if verifyOnStart == "background" {
+            let v = BackgroundVerifier(storage: storage, snapshotSeq: load.snapshotSeq, logger: logger) {
+                writer.reportIntegrityFailure($0)
+            }
+            v.start()
+            verifier = v
+        }
 
         // Reader slots of processes killed while reading (an ops tool, a backup) would pin old
         // pages and make the file grow: cleared at start by the environment, then periodically.
@@ -306,6 +356,7 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         logger.info("stopping", metadata: ["signal": "\(signal)"])
         // Requests not yet started are answered `unavailable`; the batch being committed finishes.
         writer.stop()
+        verifier?.stop()
         await server.shutdown()
         await views.stop()
         storage.env.close()
