@@ -6,9 +6,9 @@ import LedgerServer
 import LedgerStore
 import Logging
 
-/// `tokenledgerd`: wiring only. Parses flags, locks the data directory, folds the log, appends
-/// what came due while it was down, then serves until SIGTERM/SIGINT.
-@main
+/// `tokenledgerd`: wiring only. Parses flags, locks the data directory, loads the write
+/// side (newest good snapshot + the log's tail), appends what came due while it was down, then
+/// serves until SIGTERM/SIGINT.
 struct TokenLedgerDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenledgerd",
@@ -23,8 +23,7 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
                            --socket-group tokenledger --role gateway=@gateways --role auditor=@auditors
               tokenledgerd --clock manual=2026-01-01T00:00:00.000Z    # tests: time moves by clock.set/advance
               tokenledgerd verify-snapshot --data /var/lib/tokenledger   # offline: snapshots = fold of the log
-            """,
-        subcommands: [VerifySnapshot.self]
+            """
     )
 
     @Option(name: .customLong("data"), help: ArgumentHelp("Data directory (the LMDB log).", valueName: "dir"))
