@@ -92,12 +92,12 @@ public final class Snapshotter: @unchecked Sendable {
         do {
             try storage.storeSnapshot(seq: snapshot.seq, bytes: bytes, writtenAtMs: writtenAtMs)
             let t2 = DispatchTime.now().uptimeNanoseconds
-            let stall = box.withLock { s -> Double in
+            let (stall, outside) = box.withLock { s -> (Double, Double) in
                 s.inFlight = false
                 s.written += 1
                 s.newest = SnapshotInfo(seq: snapshot.seq, bytes: bytes.count, writtenAtMs: writtenAtMs)
                 s.batchMsMaxDuringLast = s.batchMsMaxDuringCurrent
-                return s.batchMsMaxDuringCurrent
+                return (s.batchMsMaxDuringCurrent, s.batchMsMaxOutside)
             }
             logger.info(
                 "snapshot written",
@@ -105,6 +105,7 @@ public final class Snapshotter: @unchecked Sendable {
                     "snapshot.seq": "\(snapshot.seq)", "snapshot.bytes": "\(bytes.count)",
                     "snapshot.encode_ms": "\(Self.ms(t1 - t0))", "snapshot.store_ms": "\(Self.ms(t2 - t1))",
                     "writer.batch_ms_max": "\(String(format: "%.2f", stall))",
+                    "writer.batch_ms_max_outside": "\(String(format: "%.2f", outside))",
                 ])
         } catch {
             box.withLock { s in

@@ -141,6 +141,13 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
     var snapshotEverySeconds = 300.0
 
     @Option(
+        name: .customLong("snapshot-chunk-kib"),
+        help: ArgumentHelp(
+            "A snapshot is stored in transactions of at most this many KiB, each holding the log's commits for one write and fsync.",
+            valueName: "n"))
+    var snapshotChunkKiB = 1024
+
+    @Option(
         name: .customLong("verify-on-start"),
         help: ArgumentHelp(
             "tail: check the events after the snapshot before serving; background: that, then the whole log from seq 1 at low priority while serving; full: fold and check the whole log before serving.",
@@ -183,6 +190,9 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         guard snapshotEveryEvents >= 1 else { throw ValidationError("--snapshot-every-events must be at least 1") }
         guard snapshotEverySeconds > 0 && snapshotEverySeconds <= 31_536_000 else {
             throw ValidationError("--snapshot-every-seconds must be above 0 and at most 31536000")
+        }
+        guard snapshotChunkKiB >= 1 && snapshotChunkKiB <= 1 << 20 else {
+            throw ValidationError("--snapshot-chunk-kib must be 1..1048576")
         }
         guard ["tail", "full", "background"].contains(verifyOnStart) else {
             throw ValidationError("--verify-on-start must be tail, full or background")
@@ -251,6 +261,7 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         let lock = try DataDirectoryLock(directory: data)
         let storage = try LMDBLogStorage(
             directory: data, mapSizeBytes: mapSizeMiB << 20, maxMapSizeBytes: maxMapSizeMiB << 20)
+        storage.snapshotChunkBytes = snapshotChunkKiB << 10
         let (headSeq, _) = try storage.head()
         let lastTs =
             try storage.events(from: max(headSeq, 1), limit: 1).first.flatMap { stored -> Instant? in
