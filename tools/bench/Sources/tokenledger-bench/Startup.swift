@@ -75,9 +75,18 @@ func fillLog(socket: String, target: Int, config: StartupConfig, run: String, lo
     let admin = try LineConnection(path: socket)
     guard var head = jsonInt("seq", in: try admin.request("{\"op\":\"ping\"}")) else { throw BenchError("ping") }
     let started = Date()
-    let lock = NSLock()
-    var failure: String?
+    final class FailureBox: @unchecked Sendable {
+        let lock = NSLock()
+        var first: String?
+        func note(_ s: String) {
+            lock.lock()
+            first = first ?? s
+            lock.unlock()
+        }
+    }
+    let failure = FailureBox()
     while head < target {
+        let base = head
         let todo = min(target - head, 2_000_000)
         let perConnection = (todo + config.connections - 1) / config.connections
         let group = DispatchGroup()
@@ -95,10 +104,10 @@ func fillLog(socket: String, target: Int, config: StartupConfig, run: String, lo
                         var out: [UInt8] = []
                         out.reserveCapacity(n * 160)
                         for i in 0..<n {
-                            let k = head + c * perConnection + sent + i
+                            let k = base + c * perConnection + sent + i
                             let team = k % config.teams
                             let line =
-                                "{\"op\":\"consume\",\"team\":\"t\(team)\",\"user\":\"u\(k / config.teams % config.usersPerTeam)\",\"pod\":\"p\(k % config.podsPerTeam)\",\"task\":\"k\(k % 7)\",\"model\":\"m\",\"cost\":\(1 + k % 5),\"key\":\"f\(run)-\(c)-\(sent + i)\"}\n"
+                                "{\"op\":\"consume\",\"team\":\"t\(team)\",\"user\":\"u\(k / config.teams % config.usersPerTeam)\",\"pod\":\"p\(k % config.podsPerTeam)\",\"task\":\"k\(k % 7)\",\"model\":\"m\",\"cost\":\(1 + k % 5),\"key\":\"f\(run)-\(base)-\(c)-\(sent + i)\"}\n"
                             out.append(contentsOf: line.utf8)
                         }
                         var off = 0
@@ -125,15 +134,13 @@ func fillLog(socket: String, target: Int, config: StartupConfig, run: String, lo
                         sent += n
                     }
                 } catch {
-                    lock.lock()
-                    failure = failure ?? "\(error)"
-                    lock.unlock()
+                    failure.note("\(error)")
                 }
             }
             thread.start()
         }
         group.wait()
-        if let failure { throw BenchError("fill: \(failure)") }
+        if let f = failure.first { throw BenchError("fill: \(f)") }
         guard let h = jsonInt("seq", in: try admin.request("{\"op\":\"ping\"}")) else { throw BenchError("ping") }
         head = h
         let rate = Double(head) / Date().timeIntervalSince(started)
@@ -227,7 +234,7 @@ func runStartup(daemonPath: String, tmp: String, config c: StartupConfig, keep: 
     let admin = try LineConnection(path: d.socketPath)
     let seq0 = jsonInt("seq", in: try admin.request("{\"op\":\"ping\"}")) ?? 0
     if seq0 < c.events {
-        if seq0 == 0 {
+        if try admin.request("{\"op\":\"balance\",\"team\":\"t0\"}").contains("not_found") {
             try setUpTeams(socket: d.socketPath, config: c)
             log("set up \(c.teams) teams, \(c.teams * c.usersPerTeam) users, \(c.teams * c.podsPerTeam) pods")
         }

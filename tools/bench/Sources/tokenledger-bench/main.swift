@@ -41,6 +41,7 @@ let usage = """
       --restarts N         startup: clean restarts timed (default 3)
       --crash-tail N       startup: events after the last snapshot before a kill -9 (default 100000; 0 skips)
       --no-full-baseline   startup: skip the --verify-on-start full start
+      --snapshot-every N   startup: the daemon's --snapshot-every-events while filling and restarting (default 1000000)
       --reuse DIR          startup: a data directory kept (--keep) from an earlier run
       -h, --help           this text
     """
@@ -91,6 +92,7 @@ func parseOptions(_ args: [String]) -> Options {
         case "--restarts": o.startup.restarts = count(a)
         case "--crash-tail": o.startup.crashTail = Int(number(a))
         case "--no-full-baseline": o.startup.fullBaseline = false
+        case "--snapshot-every": o.startup.snapshotEveryEvents = count(a)
         case "--reuse": o.startup.reuse = value(a)
         case "--daemon": o.daemon = value(a)
         case "--connections": o.load.connections = count(a)
