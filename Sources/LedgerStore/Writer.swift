@@ -188,13 +188,15 @@ public final class Writer: @unchecked Sendable {
             let answers = engine.execute(all)
             precondition(answers.count == all.count, "one answer per request")
             publishHead()
-            snapshotter?.afterBatch(engine, batchSeconds: Self.seconds(since: began))
+            let batchSeconds = Self.seconds(since: began)
             batchesCommitted += 1
             var i = 0
             for s in taken {
                 s.continuation.resume(returning: Array(answers[i..<(i + s.requests.count)]))
                 i += s.requests.count
             }
+            // After the answers: taking a snapshot must not delay them.
+            snapshotter?.afterBatch(engine, batchSeconds: batchSeconds)
         }
         heads.close()
         logger.info("writer stopped", metadata: ["ledger.seq": "\(engine.state.head)"])
