@@ -64,6 +64,13 @@ import Testing
             b[0] ^= 0x01
             _ = try SnapshotCodec.decode(b)
         }
+        // A whole blob of another format version (a newer build's) is refused as such.
+        var other = Array(bytes.dropLast(32))
+        other[6] &+= 1
+        other += SnapshotCodec.sha256(other[...])
+        #expect(throws: SnapshotError.unknownVersion(SnapshotCodec.version &+ 1)) {
+            _ = try SnapshotCodec.decode(other)
+        }
         // Every prefix (cut short mid-write) is refused by size, digest or bounds.
         for n in stride(from: 0, to: bytes.count, by: max(1, bytes.count / 97)) {
             #expect(throws: SnapshotError.self) { _ = try SnapshotCodec.decode(Array(bytes[0..<n])) }
