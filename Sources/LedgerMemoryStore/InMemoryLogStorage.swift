@@ -180,7 +180,10 @@ public final class InMemoryLogStorage: LogStorage {
         contents.withLock { $0.snapshots[seq]?.bytes }
     }
 
-    public func storeSnapshot(seq: UInt64, bytes: [UInt8], writtenAtMs: Int64) throws {
+    public func storeSnapshot(
+        seq: UInt64, bytes: [UInt8], writtenAtMs: Int64, beforeTransaction: () -> Void
+    ) throws {
+        beforeTransaction()
         try contents.withLock { c throws(SnapshotStoreError) in
             if c.failSnapshotWrites { throw SnapshotStoreError.injected }
             c.snapshots[seq] = (bytes, writtenAtMs)

@@ -95,7 +95,9 @@ extension LMDBLogStorage {
     }
 
     @available(*, noasync)
-    public func storeSnapshot(seq: UInt64, bytes: [UInt8], writtenAtMs: Int64) throws {
+    public func storeSnapshot(
+        seq: UInt64, bytes: [UInt8], writtenAtMs: Int64, beforeTransaction: () -> Void
+    ) throws {
         precondition(!bytes.isEmpty && snapshotChunkBytes > 0)
         // The log's commits must never fail for want of room a snapshot took: keep twice the
         // blob (old pages are freed only after the next transactions) plus a margin spare.
@@ -107,6 +109,7 @@ extension LMDBLogStorage {
         for i in 0..<chunks {
             let range = (i * snapshotChunkBytes)..<min(bytes.count, (i + 1) * snapshotChunkBytes)
             let key = LMDBLogStorage.chunkKey(seq, i)
+            beforeTransaction()
             try env.write { txn in
                 try key.withUnsafeBytes { k in
                     try bytes.withUnsafeBytes { all in
@@ -116,6 +119,7 @@ extension LMDBLogStorage {
             }
         }
         let manifest = Manifest(seq: seq, bytes: bytes.count, chunks: chunks, writtenAtMs: writtenAtMs)
+        beforeTransaction()
         try env.write { txn in
             try txn.put(snapshotsDB, LMDBLogStorage.manifestKey(seq), manifest.encoded)
             var all = try txn.withCursor(snapshotsDB) { try manifests(&$0) }

@@ -100,14 +100,22 @@ public protocol LogStorage: AnyObject, Sendable {
     /// Stores a snapshot of the log at `seq` and keeps only the newest two. Must not hold the
     /// log's commits for long: a large blob goes in several short transactions, the last of
     /// which makes it visible. After it throws, the snapshots stored before are intact.
-    func storeSnapshot(seq: UInt64, bytes: [UInt8], writtenAtMs: Int64) throws
+    /// `beforeTransaction` runs before each of those transactions (the caller paces them).
+    func storeSnapshot(seq: UInt64, bytes: [UInt8], writtenAtMs: Int64, beforeTransaction: () -> Void) throws
 }
 
 extension LogStorage {
     /// A storage without snapshots (a test double): start-up folds from genesis.
     public func snapshots() throws -> [SnapshotInfo] { [] }
     public func snapshotBytes(seq: UInt64) throws -> [UInt8]? { nil }
-    public func storeSnapshot(seq: UInt64, bytes: [UInt8], writtenAtMs: Int64) throws {
+    public func storeSnapshot(
+        seq: UInt64, bytes: [UInt8], writtenAtMs: Int64, beforeTransaction: () -> Void
+    ) throws {
         throw SnapshotStoreError.unsupported
+    }
+
+    /// `storeSnapshot` with nothing between its transactions.
+    public func storeSnapshot(seq: UInt64, bytes: [UInt8], writtenAtMs: Int64) throws {
+        try storeSnapshot(seq: seq, bytes: bytes, writtenAtMs: writtenAtMs, beforeTransaction: {})
     }
 }

@@ -27,6 +27,8 @@ struct StartupConfig {
     /// Reuse a data directory filled by an earlier run (`--keep`).
     var reuse: String?
     var snapshotEveryEvents = 1_000_000
+    /// The daemon's --snapshot-chunk-kib (nil: its default).
+    var snapshotChunkKiB: Int?
 }
 
 struct StartupTiming {
@@ -226,7 +228,9 @@ func runStartup(daemonPath: String, tmp: String, config c: StartupConfig, keep: 
         dir = try makeTempDirectory(base: tmp, prefix: "tlstart")
     }
     log("daemon \(daemonPath), data in \(dir)")
-    let snapshotFlags = ["--snapshot-every-events", "\(c.snapshotEveryEvents)"]
+    let snapshotFlags =
+        ["--snapshot-every-events", "\(c.snapshotEveryEvents)"]
+        + (c.snapshotChunkKiB.map { ["--snapshot-chunk-kib", "\($0)"] } ?? [])
     var d = try DaemonProcess(
         executable: daemonPath, directory: dir, clock: "manual=2026-01-01T00:00:00.000Z", extraArguments: snapshotFlags,
         logLevel: "info", appendLog: true)
@@ -251,6 +255,8 @@ func runStartup(daemonPath: String, tmp: String, config c: StartupConfig, keep: 
     var outside = 0.0
     var sizes: [Int] = []
     var storeMs: [Double] = []
+    var during = "?"
+    var rest = "?"
     for line in daemonLog.split(separator: "\n") where line.contains("snapshot written") {
         func field(_ name: String) -> String? {
             guard let r = line.range(of: name + "=") else { return nil }
@@ -260,8 +266,11 @@ func runStartup(daemonPath: String, tmp: String, config c: StartupConfig, keep: 
         if let v = field("writer.batch_ms_max_outside").flatMap(Double.init) { outside = max(outside, v) }
         if let v = field("snapshot.bytes").flatMap(Int.init) { sizes.append(v) }
         if let v = field("snapshot.store_ms").flatMap(Double.init) { storeMs.append(v) }
+        during = field("writer.batch_ms_during_snapshots") ?? during
+        rest = field("writer.batch_ms_outside_snapshots") ?? rest
     }
     out("snapshots written: \(sizes.count), last \(sizes.last ?? 0) bytes; store (chunked puts + commits) max \(fmt(storeMs.max() ?? 0, 1)) ms")
+    out("writer batches (decide + commit, ms) while snapshots were written: \(during); outside: \(rest)")
     out("snapshot stall: longest writer batch while a snapshot was written \(fmt(stalls.max() ?? 0, 2)) ms (longest outside any snapshot \(fmt(outside, 2)) ms)")
 
     // Clean restarts.

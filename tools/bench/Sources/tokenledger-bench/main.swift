@@ -42,6 +42,7 @@ let usage = """
       --crash-tail N       startup: events after the last snapshot before a kill -9 (default 100000; 0 skips)
       --no-full-baseline   startup: skip the --verify-on-start full start
       --snapshot-every N   startup: the daemon's --snapshot-every-events while filling and restarting (default 1000000)
+      --snapshot-chunk-kib N  startup: the daemon's --snapshot-chunk-kib (default: the daemon's, 1024)
       --reuse DIR          startup: a data directory kept (--keep) from an earlier run
       -h, --help           this text
     """
@@ -93,6 +94,7 @@ func parseOptions(_ args: [String]) -> Options {
         case "--crash-tail": o.startup.crashTail = Int(number(a))
         case "--no-full-baseline": o.startup.fullBaseline = false
         case "--snapshot-every": o.startup.snapshotEveryEvents = count(a)
+        case "--snapshot-chunk-kib": o.startup.snapshotChunkKiB = count(a)
         case "--reuse": o.startup.reuse = value(a)
         case "--daemon": o.daemon = value(a)
         case "--connections": o.load.connections = count(a)
