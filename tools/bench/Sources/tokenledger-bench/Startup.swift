@@ -284,7 +284,8 @@ func runStartup(daemonPath: String, tmp: String, config c: StartupConfig, keep: 
     }
     let sorted = timings.sorted { $0.pingSeconds < $1.pingSeconds }
     let median = sorted[sorted.count / 2]
-    out("clean restart at \(c.events) events (median of \(c.restarts)): exec → ping \(fmt(median.pingSeconds, 3)) s, → read models \(fmt(median.viewsSeconds, 3)) s")
+    let events = jsonInt("events", in: median.stats) ?? c.events
+    out("clean restart at \(events) events (median of \(c.restarts)): exec → ping \(fmt(median.pingSeconds, 3)) s, → read models \(fmt(median.viewsSeconds, 3)) s")
 
     // A crash: `crashTail` events after the last snapshot, then kill -9.
     if c.crashTail > 0 {
