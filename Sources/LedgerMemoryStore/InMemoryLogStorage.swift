@@ -29,6 +29,8 @@ public final class InMemoryLogStorage: LogStorage {
         var keys: [String: KeyRecord] = [:]
         var headSeq: UInt64 = 0
         var headHash: [UInt8] = HashChain.genesis
+        var snapshots: [UInt64: (bytes: [UInt8], writtenAtMs: Int64)] = [:]
+        var failSnapshotWrites = false
         public var failCommits = false
         public var failLookups = false
         var mapFullAttempts = 0
@@ -51,6 +53,22 @@ public final class InMemoryLogStorage: LogStorage {
             mine.keys = c.keys
             mine.headSeq = c.headSeq
             mine.headHash = c.headHash
+            mine.snapshots = c.snapshots
+        }
+    }
+
+    /// While true, every `storeSnapshot` throws and stores nothing.
+    public var failSnapshotWrites: Bool {
+        get { contents.withLock { $0.failSnapshotWrites } }
+        set { contents.withLock { $0.failSnapshotWrites = newValue } }
+    }
+
+    /// Rewrites a stored snapshot's bytes behind the engine's back (fallback tests).
+    public func tamperSnapshot(seq: UInt64, _ change: (inout [UInt8]) -> Void) {
+        contents.withLock { c in
+            guard var s = c.snapshots[seq] else { return }
+            change(&s.bytes)
+            c.snapshots[seq] = s
         }
     }
 
@@ -153,6 +171,30 @@ public final class InMemoryLogStorage: LogStorage {
             guard start < c.events.count else { return [] }
             let end = min(c.events.count, start + limit)
             return (start..<end).map { StoredEvent(seq: UInt64($0 + 1), bytes: c.events[$0]) }
+        }
+    }
+
+    public func snapshots() throws -> [SnapshotInfo] {
+        contents.withLock { c in
+            c.snapshots.sorted { $0.key > $1.key }.map {
+                SnapshotInfo(seq: $0.key, bytes: $0.value.bytes.count, writtenAtMs: $0.value.writtenAtMs)
+            }
+        }
+    }
+
+    public func snapshotBytes(seq: UInt64) throws -> [UInt8]? {
+        contents.withLock { $0.snapshots[seq]?.bytes }
+    }
+
+    public func storeSnapshot(
+        seq: UInt64, bytes: [UInt8], writtenAtMs: Int64, beforeTransaction: () -> Void
+    ) throws {
+        beforeTransaction()
+        try contents.withLock { c throws(SnapshotStoreError) in
+            if c.failSnapshotWrites { throw SnapshotStoreError.injected }
+            c.snapshots[seq] = (bytes, writtenAtMs)
+            // The newest two, as the LMDB storage keeps.
+            for old in c.snapshots.keys.sorted(by: >).dropFirst(2) { c.snapshots[old] = nil }
         }
     }
 

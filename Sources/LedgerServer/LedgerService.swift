@@ -31,6 +31,10 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
     public var connectionCount: @Sendable () -> Int = { 0 }
     /// Set once the server exists; request bytes buffered across connections, for `stats`.
     public var bufferedInputBytes: @Sendable () -> Int = { 0 }
+    /// The newest stored snapshot, for `stats` (nil: none yet).
+    public var newestSnapshot: @Sendable () -> SnapshotInfo? = { nil }
+    /// What this start cost, for `stats`; set before serving.
+    public var startup = StartupFigures(seconds: 0, snapshotSeq: 0, tailEvents: 0)
     private let readQueue = DispatchQueue(label: "tokenledger.log-reads", attributes: .concurrent)
     /// Live `subscribe` streams, for `stats`.
     public let subscribers = SubscriberGauge()
@@ -294,6 +298,17 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
             "batches": .int(writer.batchesCommitted),
             "subscribers": .int(subscribers.count),
             "buffered_input_bytes": .int(bufferedInputBytes()),
+            "snapshot": newestSnapshot().map { s -> JSON in
+                let ageMs = max(0, Int64(Date().timeIntervalSince1970 * 1000) - s.writtenAtMs)
+                return .object([
+                    "seq": .int(s.seq), "bytes": .int(s.bytes),
+                    "age_s": .int(ageMs / 1000),
+                ])
+            } ?? .null,
+            "startup": .object([
+                "seconds": .number(JSONNumber(lexeme: String(format: "%.3f", startup.seconds))),
+                "snapshot_seq": .int(startup.snapshotSeq), "tail_events": .int(startup.tailEvents),
+            ]),
         ]
     }
 

@@ -4,7 +4,8 @@ import LedgerCore
 
 /// The log in LMDB: `events` seq (big-endian u64) → version byte + the event's RFC 8785 bytes
 /// with `hash`; `idempotency` key → `KeyRecord`; `meta` head seq/hash and format version.
-/// The write-side state is not stored: it is folded from the log at start.
+/// `snapshots`: the write-side state at some seqs (see `LMDBLogStorage+Snapshots.swift`), so
+/// that a start folds only the log's tail.
 public final class LMDBLogStorage: LogStorage, @unchecked Sendable {
     public static let formatVersion: [UInt8] = Array("tokenledger-log-1".utf8)
     static let eventVersion: UInt8 = 1
@@ -15,6 +16,13 @@ public final class LMDBLogStorage: LogStorage, @unchecked Sendable {
     let metaDB: Database
     /// ts (big-endian) ‖ key → nothing: the keys in the order they age out.
     let keyTimesDB: Database
+    /// Manifests and chunks of the newest two snapshots.
+    let snapshotsDB: Database
+    /// The map's ceiling: a snapshot that would take the log's last room is not written.
+    let mapSizeBytesMax: Int
+    /// The most a snapshot transaction puts: each holds LMDB's one write lock, and so the
+    /// writer's next commit, for about one write of this size and one fsync.
+    public var snapshotChunkBytes = 1 << 20
     /// Keys pruned per commit at most, so pruning never makes a commit long.
     public var pruneKeysPerCommitMax = 256
     public private(set) var keysPruned = 0
@@ -31,6 +39,8 @@ public final class LMDBLogStorage: LogStorage, @unchecked Sendable {
         keysDB = try env.database("idempotency")
         metaDB = try env.database("meta")
         keyTimesDB = try env.database("key_times")
+        snapshotsDB = try env.database("snapshots")
+        self.mapSizeBytesMax = options.mapSizeBytesMax
         try env.write { txn in
             if let format = try txn.get(metaDB, Array("format".utf8)) {
                 guard format == LMDBLogStorage.formatVersion else {

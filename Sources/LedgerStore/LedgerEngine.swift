@@ -5,6 +5,9 @@ import Logging
 public struct EngineConfig: Sendable {
     public var defaultDailyLimit: Int64 = -1
     public var keyRetentionDays: Int64 = 30
+    /// Start from the newest good snapshot and fold only the tail (`--verify-on-start tail` and
+    /// `background`); false folds and hash-checks the whole log from seq 1 (`full`).
+    public var startFromSnapshot = true
     public init() {}
 }
 
@@ -22,6 +25,11 @@ public final class LedgerEngine {
     public private(set) var integrityFailure: Rejection?
     /// The head the log's own record states (the same as the state's unless the log is broken).
     private var storedHead = LogHead(seq: 0, hash: HashChain.genesis)
+    /// A failure found off the write path (the background check of the log before the
+    /// snapshot): kept across reloads, since the snapshot a reload starts from hides it.
+    private var verifiedFailure: Rejection?
+    /// Where the last load started from and how much it folded.
+    public private(set) var lastLoad = LoadReport(snapshotSeq: 0, tailEvents: 0, skipped: [])
 
     /// The log's head as served to `ping`, `verify`, `audit` and the read side: the state's head,
     /// or, when the log is broken, the head its record states, so that `verify` reaches and
@@ -57,14 +65,17 @@ public final class LedgerEngine {
 
     // MARK: - Loading
 
-    /// Folds the whole log into a fresh state, checking the hash chain on the way.
+    /// Folds the log into a fresh state, checking the hash chain on the way: from the newest
+    /// snapshot that checks out (`startFromSnapshot`), else from seq 1.
     public func reload() throws {
-        var s = LedgerState()
-        var prev = HashChain.genesis
-        var next: UInt64 = 1
         integrityFailure = nil
         let (headSeq, storedHeadHash) = try storage.head()
         storedHead = LogHead(seq: headSeq, hash: storedHeadHash)
+        var skipped: [LoadReport.Skipped] = []
+        let start = config.startFromSnapshot ? newestGoodSnapshot(headSeq: headSeq, skipped: &skipped) : nil
+        var s = start?.state ?? LedgerState()
+        var prev = start?.headHash ?? HashChain.genesis
+        var next = s.head + 1
         scan: while true {
             let chunk = try storage.events(from: next, limit: 4096)
             if chunk.isEmpty { break }
@@ -85,13 +96,96 @@ public final class LedgerEngine {
             integrityFailure = Rejection(
                 .integrity, "the log ends at seq \(s.head) but its head record says \(headSeq)", seq: s.head + 1)
         }
+        if integrityFailure == nil, let f = verifiedFailure { integrityFailure = f }
         if let f = integrityFailure {
             logger.critical("log integrity failure; refusing money answers", metadata: ["ledger.seq": "\(f.seq ?? 0)"])
         }
+        let from = start?.seq ?? 0
+        lastLoad = LoadReport(snapshotSeq: from, tailEvents: s.head - from, skipped: skipped)
         state = s
         headHash = prev
         cursor = s.lastTs
         scheduler.reset()
+    }
+
+    /// The newest stored snapshot whose digest checks and whose (seq, hash) is the log's event
+    /// at that seq; nil when none does (then the fold starts at genesis). Never throws: a
+    /// snapshot that cannot be read is skipped, with the reason logged and reported.
+    private func newestGoodSnapshot(headSeq: UInt64, skipped: inout [LoadReport.Skipped]) -> Snapshot? {
+        let infos: [SnapshotInfo]
+        do {
+            infos = try storage.snapshots()
+        } catch {
+            logger.warning("snapshots unreadable; folding the log from seq 1", metadata: ["error": "\(error)"])
+            skipped.append(.init(seq: 0, reason: "snapshot list unreadable: \(error)"))
+            return nil
+        }
+        for info in infos {
+            let why: String
+            do {
+                if let snapshot = try checkedSnapshot(info, headSeq: headSeq) {
+                    logger.info(
+                        "starting from snapshot",
+                        metadata: ["snapshot.seq": "\(info.seq)", "snapshot.bytes": "\(info.bytes)"])
+                    return snapshot
+                }
+                why = "its chunks are missing"
+            } catch {
+                why = "\(error)"
+            }
+            let fallback = infos.last == info ? "seq 1" : "the older snapshot"
+            logger.warning(
+                "snapshot skipped; falling back to \(fallback)",
+                metadata: ["snapshot.seq": "\(info.seq)", "reason": "\(why)"])
+            skipped.append(.init(seq: info.seq, reason: why))
+        }
+        return nil
+    }
+
+    private func checkedSnapshot(_ info: SnapshotInfo, headSeq: UInt64) throws -> Snapshot? {
+        guard info.seq <= headSeq else {
+            throw LoadError("it stands at seq \(info.seq), past the log's head \(headSeq)")
+        }
+        guard let bytes = try storage.snapshotBytes(seq: info.seq) else { return nil }
+        let snapshot = try SnapshotCodec.decode(bytes)
+        guard snapshot.seq == info.seq else { throw LoadError("its bytes say seq \(snapshot.seq)") }
+        guard snapshot.seq >= 1 else { throw LoadError("it stands before the first event") }
+        guard let stored = try storage.events(from: info.seq, limit: 1).first, stored.seq == info.seq,
+            case .object(let o)? = try? JSONParser.parse(stored.bytes), let hex = o["hash"]?.stringValue
+        else { throw LoadError("the log's event \(info.seq) cannot be read") }
+        guard hex == HashChain.hex(snapshot.headHash) else {
+            throw LoadError("its head hash is not the hash of the log's event \(info.seq)")
+        }
+        return snapshot
+    }
+
+    struct LoadError: Error, CustomStringConvertible {
+        var description: String
+        init(_ d: String) { description = d }
+    }
+
+    // MARK: - Snapshots and verification
+
+    /// The write side at the last commit, for a snapshot: an O(1) copy (the state's
+    /// collections are shared until the writer next changes them). Only between batches, on
+    /// the writer thread; nil while the log fails its check.
+    public func snapshot() -> Snapshot? {
+        precondition(pending.isEmpty, "a snapshot is taken at a batch boundary")
+        guard integrityFailure == nil, state.head > 0 else { return nil }
+        return Snapshot(state: state, headHash: headHash)
+    }
+
+    /// Puts the ledger in `integrity` mode for a failure found off the write path (the
+    /// background check); kept across reloads. On the writer thread.
+    public func enterIntegrityMode(_ failure: Rejection) {
+        precondition(failure.code == .integrity)
+        verifiedFailure = failure
+        guard integrityFailure == nil else { return }
+        storedHead = LogHead(seq: state.head, hash: headHash)
+        integrityFailure = failure
+        logger.critical(
+            "log integrity failure found by the background check; refusing money answers",
+            metadata: ["ledger.seq": "\(failure.seq ?? 0)"])
     }
 
     // MARK: - Batches

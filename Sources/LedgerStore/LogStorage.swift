@@ -92,4 +92,30 @@ public protocol LogStorage: AnyObject, Sendable {
     func scanEvents(from: UInt64, limit: Int, _ body: (UInt64, UnsafeBufferPointer<UInt8>) throws -> Void) throws
     /// Map size and use, for `stats`.
     func usage() -> (mapSize: Int, mapUsed: Int)
+
+    /// The complete snapshots stored (`SnapshotCodec` blobs), newest first; at most two.
+    func snapshots() throws -> [SnapshotInfo]
+    /// One stored snapshot's bytes; nil when it is not (or no longer, or not wholly) there.
+    func snapshotBytes(seq: UInt64) throws -> [UInt8]?
+    /// Stores a snapshot of the log at `seq` and keeps only the newest two. Must not hold the
+    /// log's commits for long: a large blob goes in several short transactions, the last of
+    /// which makes it visible. After it throws, the snapshots stored before are intact.
+    /// `beforeTransaction` runs before each of those transactions (the caller paces them).
+    func storeSnapshot(seq: UInt64, bytes: [UInt8], writtenAtMs: Int64, beforeTransaction: () -> Void) throws
+}
+
+extension LogStorage {
+    /// A storage without snapshots (a test double): start-up folds from genesis.
+    public func snapshots() throws -> [SnapshotInfo] { [] }
+    public func snapshotBytes(seq: UInt64) throws -> [UInt8]? { nil }
+    public func storeSnapshot(
+        seq: UInt64, bytes: [UInt8], writtenAtMs: Int64, beforeTransaction: () -> Void
+    ) throws {
+        throw SnapshotStoreError.unsupported
+    }
+
+    /// `storeSnapshot` with nothing between its transactions.
+    public func storeSnapshot(seq: UInt64, bytes: [UInt8], writtenAtMs: Int64) throws {
+        try storeSnapshot(seq: seq, bytes: bytes, writtenAtMs: writtenAtMs, beforeTransaction: {})
+    }
 }

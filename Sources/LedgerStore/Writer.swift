@@ -32,6 +32,8 @@ public final class Writer: @unchecked Sendable {
         var spaceWaiters: Deque<CheckedContinuation<Void, Never>> = []
         var stopping = false
         var stopped = false
+        /// A failure the background check found, for the writer thread to act on.
+        var integrityReport: Rejection?
     }
 
     private let engine: LedgerEngine
@@ -46,6 +48,8 @@ public final class Writer: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
 
     public private(set) var batchesCommitted = 0
+    /// Takes snapshots between batches and writes one at a clean stop; set before `start`.
+    public var snapshotter: Snapshotter?
 
     public init(engine: LedgerEngine, limits: WriterLimits = .init(), logger: Logger) {
         precondition(limits.batchRequestsMax >= 1 && limits.queueRequestsMax >= limits.batchRequestsMax)
@@ -117,6 +121,16 @@ public final class Writer: @unchecked Sendable {
             condition.signal()
         }
         if thread != nil { finished.wait() }
+        snapshotter?.writeFinal(engine)
+    }
+
+    /// Puts the ledger in `integrity` mode (from the background check of the log): the writer
+    /// thread applies it before its next batch, and every later money answer refuses.
+    public func reportIntegrityFailure(_ failure: Rejection) {
+        condition.withLock {
+            queue.integrityReport = failure
+            condition.signal()
+        }
     }
 
     private func run() {
@@ -124,11 +138,14 @@ public final class Writer: @unchecked Sendable {
             var taken: [Submission] = []
             var waiters: Deque<CheckedContinuation<Void, Never>> = []
             var rejected: [Submission] = []
+            var report: Rejection?
             let stop: Bool = condition.withLock {
-                while queue.submissions.isEmpty && !queue.stopping {
+                while queue.submissions.isEmpty && !queue.stopping && queue.integrityReport == nil {
                     let wake = nextWake()
                     if !condition.wait(until: wake) { break }
                 }
+                report = queue.integrityReport
+                queue.integrityReport = nil
                 if queue.stopping {
                     rejected = Array(queue.submissions)
                     queue.submissions.removeAll()
@@ -151,6 +168,11 @@ public final class Writer: @unchecked Sendable {
             for w in waiters { w.resume() }
             for s in rejected { s.continuation.resume(returning: unavailable(s.requests.count)) }
             if stop { break }
+            if let report {
+                engine.enterIntegrityMode(report)
+                publishHead()
+            }
+            let began = DispatchTime.now().uptimeNanoseconds
             if taken.isEmpty {
                 do {
                     let n = try engine.tick()
@@ -158,22 +180,30 @@ public final class Writer: @unchecked Sendable {
                 } catch {
                     logger.error("scheduler commit failed", metadata: ["error": "\(error)"])
                 }
+                snapshotter?.afterBatch(engine, batchSeconds: Self.seconds(since: began))
                 continue
             }
             let all = taken.flatMap(\.requests)
             let answers = engine.execute(all)
             precondition(answers.count == all.count, "one answer per request")
             publishHead()
+            let batchSeconds = Self.seconds(since: began)
             batchesCommitted += 1
             var i = 0
             for s in taken {
                 s.continuation.resume(returning: Array(answers[i..<(i + s.requests.count)]))
                 i += s.requests.count
             }
+            // After the answers: taking a snapshot must not delay them.
+            snapshotter?.afterBatch(engine, batchSeconds: batchSeconds)
         }
         heads.close()
         logger.info("writer stopped", metadata: ["ledger.seq": "\(engine.state.head)"])
         finished.signal()
+    }
+
+    private static func seconds(since ns: UInt64) -> Double {
+        Double(DispatchTime.now().uptimeNanoseconds - ns) / 1e9
     }
 
     private func publishHead() {

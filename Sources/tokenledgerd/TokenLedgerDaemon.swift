@@ -8,9 +8,9 @@ import LedgerServer
 import LedgerStore
 import Logging
 
-/// `tokenledgerd`: wiring only. Parses flags, locks the data directory, folds the log, appends
-/// what came due while it was down, then serves until SIGTERM/SIGINT.
-@main
+/// `tokenledgerd`: wiring only. Parses flags, locks the data directory, loads the write
+/// side (newest good snapshot + the log's tail), appends what came due while it was down, then
+/// serves until SIGTERM/SIGINT.
 struct TokenLedgerDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenledgerd",
@@ -24,6 +24,7 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
               tokenledgerd --data /var/lib/tokenledger --socket /run/tokenledger/tokenledger.sock \\
                            --socket-group tokenledger --role gateway=@gateways --role auditor=@auditors
               tokenledgerd --clock manual=2026-01-01T00:00:00.000Z    # tests: time moves by clock.set/advance
+              tokenledgerd verify-snapshot --data /var/lib/tokenledger   # offline: snapshots = fold of the log
             """
     )
 
@@ -130,6 +131,32 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
     var readerCheckSeconds = 60
 
     @Option(
+        name: .customLong("snapshot-every-events"),
+        help: ArgumentHelp("Write a snapshot of the write side after this many events.", valueName: "n"))
+    var snapshotEveryEvents: UInt64 = 1_000_000
+
+    @Option(
+        name: .customLong("snapshot-every-seconds"),
+        help: ArgumentHelp(
+            "Write a snapshot after this many seconds when the log moved (whichever comes first).",
+            valueName: "n"))
+    var snapshotEverySeconds = 300.0
+
+    @Option(
+        name: .customLong("snapshot-chunk-kib"),
+        help: ArgumentHelp(
+            "A snapshot is stored in transactions of at most this many KiB, each holding the log's commits for one write and fsync.",
+            valueName: "n"))
+    var snapshotChunkKiB = 1024
+
+    @Option(
+        name: .customLong("verify-on-start"),
+        help: ArgumentHelp(
+            "tail: check the events after the snapshot before serving; background: that, then the whole log from seq 1 at low priority while serving; full: fold and check the whole log before serving.",
+            valueName: "tail|full|background"))
+    var verifyOnStart = "background"
+
+    @Option(
         name: .customLong("log-level"),
         help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel = "info"
@@ -162,12 +189,23 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         }
         guard subscribersMax >= 0 else { throw ValidationError("--max-subscribers must be at least 0") }
         guard readerCheckSeconds >= 1 else { throw ValidationError("--reader-check-seconds must be at least 1") }
+        guard snapshotEveryEvents >= 1 else { throw ValidationError("--snapshot-every-events must be at least 1") }
+        guard snapshotEverySeconds > 0 && snapshotEverySeconds <= 31_536_000 else {
+            throw ValidationError("--snapshot-every-seconds must be above 0 and at most 31536000")
+        }
+        guard snapshotChunkKiB >= 1 && snapshotChunkKiB <= 1 << 20 else {
+            throw ValidationError("--snapshot-chunk-kib must be 1..1048576")
+        }
+        guard ["tail", "full", "background"].contains(verifyOnStart) else {
+            throw ValidationError("--verify-on-start must be tail, full or background")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level \(logLevel) is unknown")
         }
     }
 
     func run() async throws {
+        let began = Date()
         ShutdownSignal.install()
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
@@ -177,7 +215,7 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         }
         let logger = Logger(label: "tokenledgerd")
         do {
-            try await serve(logger: logger)
+            try await serve(logger: logger, began: began)
         } catch let e as ExitCode {
             throw e
         } catch {
@@ -216,7 +254,7 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         }
     }
 
-    func serve(logger: Logger) async throws {
+    func serve(logger: Logger, began: Date) async throws {
         Self.raiseOpenFileLimit(logger: logger)
         var roles = RoleMap()
         for flag in role { try roles.add(flag: flag) }
@@ -225,6 +263,7 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         let lock = try DataDirectoryLock(directory: data)
         let storage = try LMDBLogStorage(
             directory: data, mapSizeBytes: mapSizeMiB << 20, mapSizeBytesMax: mapSizeMiBMax << 20)
+        storage.snapshotChunkBytes = snapshotChunkKiB << 10
         let (headSeq, _) = try storage.head()
         let lastTs =
             try storage.events(from: max(headSeq, 1), limit: 1).first.flatMap { stored -> Instant? in
@@ -236,17 +275,18 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         var config = EngineConfig()
         config.defaultDailyLimit = defaultDailyLimit
         config.keyRetentionDays = keyRetentionDays
+        config.startFromSnapshot = verifyOnStart != "full"
         let engine = try LedgerEngine(storage: storage, clock: clock, config: config, logger: logger)
+        let load = engine.lastLoad
         try engine.bootstrap(catalog: catalogSpecs)
         let caughtUp = try engine.tick()
-        logger.info(
-            "log loaded",
-            metadata: [
-                "ledger.seq": "\(engine.state.head)", "ledger.caught_up": "\(caughtUp)",
-                "ledger.teams": "\(engine.state.teams.count)", "data.dir": "\(data)",
-            ])
 
         let writer = Writer(engine: engine, logger: logger)
+        var policy = SnapshotPolicy()
+        policy.everyEvents = snapshotEveryEvents
+        policy.everySeconds = snapshotEverySeconds
+        let snapshotter = Snapshotter(storage: storage, policy: policy, logger: logger)
+        writer.snapshotter = snapshotter
         let viewStore = try ViewStore(directory: data + "/views")
         if let why = viewStore.discarded {
             logger.warning("read models start over from the log", metadata: ["reason": "\(why)"])
@@ -269,6 +309,7 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         service.subscribersMax = subscribersMax
         service.connectionCount = { server.connectionCount }
         service.bufferedInputBytes = { server.inputBudget.usedBytes }
+        service.newestSnapshot = { snapshotter.status.newest }
         writer.start()
         views.start()
         do {
@@ -277,8 +318,27 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
             writer.stop()
             throw error
         }
+        let startup = StartupFigures(
+            seconds: Date().timeIntervalSince(began), snapshotSeq: load.snapshotSeq, tailEvents: load.tailEvents)
+        service.startup = startup
         logger.info(
-            "serving", metadata: ["socket.path": "\(socket)", "clock": "\(clock.manual == nil ? "system" : "manual")"])
+            "log loaded; serving",
+            metadata: [
+                "ledger.seq": "\(engine.state.head)", "ledger.caught_up": "\(caughtUp)",
+                "ledger.teams": "\(engine.state.teams.count)", "data.dir": "\(data)",
+                "startup.seconds": "\(String(format: "%.3f", startup.seconds))",
+                "startup.snapshot_seq": "\(startup.snapshotSeq)", "startup.tail_events": "\(startup.tailEvents)",
+                "startup.snapshots_skipped": "\(load.skipped.count)", "verify_on_start": "\(verifyOnStart)",
+                "socket.path": "\(socket)", "clock": "\(clock.manual == nil ? "system" : "manual")",
+            ])
+        var verifier: BackgroundVerifier?
+        if verifyOnStart == "background" {
+            let v = BackgroundVerifier(storage: storage, snapshotSeq: load.snapshotSeq, logger: logger) {
+                writer.reportIntegrityFailure($0)
+            }
+            v.start()
+            verifier = v
+        }
 
         // Reader slots of processes killed while reading (an ops tool, a backup) would pin old
         // pages and make the file grow: cleared at start by the environment, then periodically.
@@ -308,6 +368,7 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         logger.info("stopping", metadata: ["signal": "\(signal)"])
         // Requests not yet started are answered `unavailable`; the batch being committed finishes.
         writer.stop()
+        verifier?.stop()
         await server.shutdown()
         await views.stop()
         storage.env.close()

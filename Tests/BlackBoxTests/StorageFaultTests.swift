@@ -49,8 +49,9 @@ struct StorageFaultTests {
             #expect(flipped >= 1)
 
             for round in 1...2 {
-                // It starts (no crash loop), and says why it refuses.
-                try ledger.restart(arguments: manualClock)
+                // It starts (no crash loop), and says why it refuses. `full`: the start checks
+                // the whole log (the default checks it in the background: SnapshotTests).
+                try ledger.restart(arguments: manualClock + ["--verify-on-start", "full"])
                 #expect(try ledger.ok("ping")["seq"]?.int == head, "round \(round)")
                 let verify = try ledger.call("verify")
                 expectError(verify, code: "integrity")

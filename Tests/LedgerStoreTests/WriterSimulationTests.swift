@@ -115,6 +115,7 @@ final class WriterSimulation {
     private let clock = ManualClock(at: Instant(rfc3339: "2026-03-10T09:00:00.000Z")!)
     private let config: EngineConfig
     private var engine: LedgerEngine!
+    private lazy var snapshotter = Snapshotter(storage: storage, policy: SnapshotPolicy(), logger: quietLogger)
 
     // What the log says, folded incrementally from the storage.
     private var folded = LedgerState()
@@ -225,6 +226,7 @@ final class WriterSimulation {
     }
 
     private func step() throws {
+        if chance(15) { try snapshotStep() }
         if diskFullSteps > 0 {
             diskFullSteps -= 1
             if diskFullSteps == 0 {
@@ -576,6 +578,69 @@ final class WriterSimulation {
             }
             if let k = a.key, keyRuns[k]?.lowerBound != a.seq { issue("end: key \(k) runs \(keyRuns[k]!)") }
         }
+    }
+
+    // MARK: - Snapshots (issue 13)
+
+    /// A snapshot step between batches: write one at the head through the `Snapshotter` (as a
+    /// clean stop does); or have its write fail (the log goes on, the stored ones stay); or
+    /// damage the newest stored one and restart at once (the start falls back to the older one
+    /// or to seq 1, and says why). Every restart after this, crashes included, starts from the
+    /// newest good snapshot, and `checkLive` compares that state with the log folded from seq 1.
+    private func snapshotStep() throws {
+        let before = try storage.snapshots()
+        switch int(0...9) {
+        case 0..<6:
+            snapshotter.writeFinal(engine)
+            let after = try storage.snapshots()
+            trace.append("snapshot at seq \(engine.state.head): stored \(after.map(\.seq))")
+            if engine.state.head > 0 && after.first?.seq != engine.state.head {
+                issue("a snapshot at seq \(engine.state.head) was not stored: \(after.map(\.seq))")
+            }
+            if after.count > 2 { issue("\(after.count) snapshots kept") }
+            if chance(30) { try restartFromSnapshot(expecting: after.first?.seq ?? 0) }
+        case 6..<8:
+            storage.failSnapshotWrites = true
+            let failedBefore = snapshotter.status.failed
+            snapshotter.writeFinal(engine)
+            storage.failSnapshotWrites = false
+            trace.append("snapshot at seq \(engine.state.head): write fails")
+            let after = try storage.snapshots()
+            if after != before { issue("a failed snapshot write changed the stored ones: \(before) → \(after)") }
+            if before.first?.seq != engine.state.head && engine.state.head > 0
+                && snapshotter.status.failed != failedBefore + 1
+            {
+                issue("a failed snapshot write was not counted")
+            }
+        default:
+            guard let newest = before.first, let good = try storage.snapshotBytes(seq: newest.seq) else { return }
+            storage.tamperSnapshot(seq: newest.seq) { $0[$0.count / 3] ^= 0x20 }
+            trace.append("snapshot at seq \(newest.seq) damaged")
+            try restartFromSnapshot(expecting: before.dropFirst().first?.seq ?? 0)
+            if !engine.lastLoad.skipped.contains(where: { $0.seq == newest.seq }) {
+                issue("the damaged snapshot at seq \(newest.seq) was not reported skipped: \(engine.lastLoad)")
+            }
+            // Repaired, so that later steps fall back to good ones.
+            storage.tamperSnapshot(seq: newest.seq) { $0 = good }
+        }
+    }
+
+    /// A new engine on the storage: it must start from the snapshot at `expecting` (0: seq 1)
+    /// and fold only the tail after it.
+    private func restartFromSnapshot(expecting seq: UInt64) throws {
+        let live = engine.state
+        engine = try LedgerEngine(storage: storage, clock: clock, config: config, logger: quietLogger)
+        trace.append("restart from snapshot \(engine.lastLoad.snapshotSeq), tail \(engine.lastLoad.tailEvents)")
+        if engine.lastLoad.snapshotSeq != seq {
+            issue("started from snapshot \(engine.lastLoad.snapshotSeq), expected \(seq)")
+        }
+        if engine.lastLoad.snapshotSeq + engine.lastLoad.tailEvents != engine.state.head {
+            issue(
+                "snapshot \(engine.lastLoad.snapshotSeq) + tail \(engine.lastLoad.tailEvents) ≠ head \(engine.state.head)"
+            )
+        }
+        if engine.state != live { issue("a restart from a snapshot changed the state") }
+        checkLive("after a restart from a snapshot")
     }
 
     // MARK: - Randomness

@@ -16,14 +16,21 @@ final class DaemonProcess {
     let dataPath: String
     let logPath: String
 
-    init(executable: String, directory: String, clock: String) throws {
+    init(
+        executable: String, directory: String, clock: String, extraArguments: [String] = [],
+        logLevel: String = "warning", appendLog: Bool = false
+    ) throws {
         socketPath = directory + "/s"
         dataPath = directory + "/data"
         logPath = directory + "/daemon.log"
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        if !appendLog || !FileManager.default.fileExists(atPath: logPath) {
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        }
         guard let log = FileHandle(forWritingAtPath: logPath) else { throw BenchError("cannot write \(logPath)") }
+        log.seekToEndOfFile()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["--data", dataPath, "--socket", socketPath, "--clock", clock, "--log-level", "warning"]
+        process.arguments =
+            ["--data", dataPath, "--socket", socketPath, "--clock", clock, "--log-level", logLevel] + extraArguments
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
@@ -60,6 +67,13 @@ final class DaemonProcess {
         }
         guard let rss = field("VmRSS") else { return nil }
         return (rss, field("VmHWM") ?? rss)
+    }
+
+    /// SIGKILL and reap: a crash.
+    func kill9() {
+        guard process.isRunning else { return }
+        kill(pid, SIGKILL)
+        process.waitUntilExit()
     }
 
     /// SIGTERM, then the exit status (SIGKILL after `timeoutSeconds`).

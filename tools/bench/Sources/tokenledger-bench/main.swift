@@ -9,12 +9,15 @@ import Darwin
 #endif
 
 let usage = """
-    usage: tokenledger-bench [all|load|baseline] [options]
+    usage: tokenledger-bench [all|load|baseline|startup] [options]
 
     Modes:
       all        (default) load against the daemon, then the raw-LMDB baseline at the daemon's mean batch size
       load       only the daemon load
       baseline   only the raw-LMDB baseline (batch size from --batch)
+      startup    issue 13: fill a log to --events, restart the daemon on it, time exec → ping and → read models
+                 caught up (clean restarts, a kill -9 with a tail, and the full-fold baseline); snapshot stall;
+                 on-disk bytes per event
 
     Options:
       --daemon PATH        release tokenledgerd (default: <repo>/.build/release/tokenledgerd)
@@ -33,6 +36,14 @@ let usage = """
       --min-rate R         bar: acknowledged consumes/s (default 30000)
       --min-ratio X        bar: daemon/baseline (default 0.3)
       --check              exit 3 when a bar is missed
+      --events N           startup: events in the log (default 1000000)
+      --teams N            startup: teams (10 users, 3 pods each) the consumes spread over (default 1000)
+      --restarts N         startup: clean restarts timed (default 3)
+      --crash-tail N       startup: events after the last snapshot before a kill -9 (default 100000; 0 skips)
+      --no-full-baseline   startup: skip the --verify-on-start full start
+      --snapshot-every N   startup: the daemon's --snapshot-every-events while filling and restarting (default 1000000)
+      --snapshot-chunk-kib N  startup: the daemon's --snapshot-chunk-kib (default: the daemon's, 1024)
+      --reuse DIR          startup: a data directory kept (--keep) from an earlier run
       -h, --help           this text
     """
 
@@ -47,6 +58,7 @@ struct Options {
     var minRate = 30_000.0
     var minRatio = 0.3
     var check = false
+    var startup = StartupConfig()
 }
 
 func fail(_ message: String, code: Int32 = 2) -> Never {
@@ -75,7 +87,15 @@ func parseOptions(_ args: [String]) -> Options {
     while i < args.count {
         let a = args[i]
         switch a {
-        case "all", "load", "baseline": o.mode = a
+        case "all", "load", "baseline", "startup": o.mode = a
+        case "--events": o.startup.events = count(a)
+        case "--teams": o.startup.teams = count(a)
+        case "--restarts": o.startup.restarts = count(a)
+        case "--crash-tail": o.startup.crashTail = Int(number(a))
+        case "--no-full-baseline": o.startup.fullBaseline = false
+        case "--snapshot-every": o.startup.snapshotEveryEvents = count(a)
+        case "--snapshot-chunk-kib": o.startup.snapshotChunkKiB = count(a)
+        case "--reuse": o.startup.reuse = value(a)
         case "--daemon": o.daemon = value(a)
         case "--connections": o.load.connections = count(a)
         case "--window": o.load.window = count(a)
@@ -141,6 +161,15 @@ func ms(_ nanos: UInt64) -> String { String(format: "%.3f ms", Double(nanos) / 1
 
 let options = parseOptions(Array(CommandLine.arguments.dropFirst()))
 signal(SIGPIPE, SIG_IGN)
+
+if options.mode == "startup" {
+    do {
+        try runStartup(daemonPath: findDaemon(options.daemon), tmp: options.tmp, config: options.startup, keep: options.keep)
+    } catch {
+        fail("\(error)", code: 1)
+    }
+    exit(0)
+}
 
 var loadResult: LoadResult?
 var baselineResult: BaselineResult?

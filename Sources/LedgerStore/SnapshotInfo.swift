@@ -1,0 +1,12 @@
+/// A stored snapshot: the log seq it stands at, its size, when it was written (wall clock).
+public struct SnapshotInfo: Sendable, Equatable {
+    public var seq: UInt64
+    public var bytes: Int
+    public var writtenAtMs: Int64
+
+    public init(seq: UInt64, bytes: Int, writtenAtMs: Int64) {
+        self.seq = seq
+        self.bytes = bytes
+        self.writtenAtMs = writtenAtMs
+    }
+}
