@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LedgerCore
+import LedgerMetrics
 import LedgerProjections
 import LedgerServer
 import LedgerStore
@@ -128,6 +129,13 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
     var readerCheckSeconds = 60
 
     @Option(
+        name: .customLong("metrics-listen"),
+        help: ArgumentHelp(
+            "Serve GET /metrics (Prometheus text format) over HTTP on HOST:PORT, e.g. 127.0.0.1:9464 (empty: off).",
+            valueName: "host:port"))
+    var metricsListen: String?
+
+    @Option(
         name: .customLong("log-level"),
         help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel = "info"
@@ -160,6 +168,10 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         }
         guard maxSubscribers >= 0 else { throw ValidationError("--max-subscribers must be at least 0") }
         guard readerCheckSeconds >= 1 else { throw ValidationError("--reader-check-seconds must be at least 1") }
+        if let metricsListen, !metricsListen.isEmpty, metricsAddress == nil {
+            throw ValidationError(
+                "--metrics-listen \(metricsListen) must be HOST:PORT (IPv6 in brackets), port 0..65535")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level \(logLevel) is unknown")
         }
@@ -215,6 +227,7 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
     }
 
     func serve(logger: Logger) async throws {
+        let serveStarted = ContinuousClock.now
         Self.raiseOpenFileLimit(logger: logger)
         var roles = RoleMap()
         for flag in role { try roles.add(flag: flag) }
@@ -244,7 +257,9 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
                 "ledger.teams": "\(engine.state.teams.count)", "data.dir": "\(data)",
             ])
 
-        let writer = Writer(engine: engine, logger: logger)
+        // Without --metrics-listen nothing is recorded at all (the no-op handles).
+        let metrics = metricsAddress.map { _ in DaemonMetrics() }
+        let writer = Writer(engine: engine, metrics: metrics.map(Self.writerMetrics) ?? .none, logger: logger)
         let viewStore = try ViewStore(directory: data + "/views")
         if let why = viewStore.discarded {
             logger.warning("read models start over from the log", metadata: ["reason": "\(why)"])
@@ -255,6 +270,7 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         let service = LedgerService(
             writer: writer, reader: reader, roles: roles, manualClock: clock.manual != nil,
             views: views, readWaitMs: readWaitMs, backup: LogBackup(storage: storage, dataDirectory: data),
+            requestMetrics: metrics.map(Self.requestMetrics) ?? .none,
             logger: logger)
         let server = UnixSocketServer(
             config: ServerConfig(
@@ -277,6 +293,17 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         }
         logger.info(
             "serving", metadata: ["socket.path": "\(socket)", "clock": "\(clock.manual == nil ? "system" : "manual")"])
+        let startup = (ContinuousClock.now - serveStarted).components
+        metrics?.recordStartup(seconds: Double(startup.seconds) + Double(startup.attoseconds) / 1e18)
+
+        // Until the daemon's parts run in a ServiceGroup (issue 14, item 4), the metrics service
+        // runs in a task of its own, cancelled at shutdown.
+        var metricsTask: Task<Void, Never>?
+        if let metrics, let address = metricsAddress {
+            metricsTask = Self.startMetrics(
+                metrics, address: address, mapMaxBytes: maxMapSizeMiB << 20, storage: storage, writer: writer,
+                views: views, server: server, service: service, logger: logger)
+        }
 
         // Reader slots of processes killed while reading (an ops tool, a backup) would pin old
         // pages and make the file grow: cleared at start by the environment, then periodically.
@@ -303,6 +330,8 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         let signal = await Termination.wait()
         readerCheck.cancel()
         await readerCheck.value
+        metricsTask?.cancel()
+        await metricsTask?.value
         logger.info("stopping", metadata: ["signal": "\(signal)"])
         // Requests not yet started are answered `unavailable`; the batch being committed finishes.
         writer.stop()

@@ -16,7 +16,7 @@ final class DaemonProcess {
     let dataPath: String
     let logPath: String
 
-    init(executable: String, directory: String, clock: String) throws {
+    init(executable: String, directory: String, clock: String, extraArguments: [String] = []) throws {
         socketPath = directory + "/s"
         dataPath = directory + "/data"
         logPath = directory + "/daemon.log"
@@ -24,6 +24,7 @@ final class DaemonProcess {
         guard let log = FileHandle(forWritingAtPath: logPath) else { throw BenchError("cannot write \(logPath)") }
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["--data", dataPath, "--socket", socketPath, "--clock", clock, "--log-level", "warning"]
+            + extraArguments
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
