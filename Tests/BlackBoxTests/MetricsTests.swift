@@ -5,7 +5,7 @@ import Testing
 /// `--metrics-listen` (issue 14): the real daemon's `/metrics`, scraped over HTTP and parsed
 /// by the Prometheus project's own Python parser (`prometheus_client`), before, during and
 /// after pipelined consumes from several connections.
-@Suite("Metrics endpoint", .enabled(if: PrometheusScrape.python != nil, PrometheusScrape.skipReason))
+@Suite("Metrics endpoint")
 struct MetricsTests {
     static let consumes = 4_000
 
@@ -25,7 +25,8 @@ struct MetricsTests {
         throw LedgerTestError("no `metrics serving … metrics.port=N` line in:\n\(daemon.stderr)")
     }
 
-    @Test func metrics_parseAndMove_underPipelinedConsumes() throws {
+    @Test(.enabled(if: PrometheusScrape.python != nil, PrometheusScrape.skipReason))
+    func metrics_parseAndMove_underPipelinedConsumes() throws {
         try withLedger(manualClock + ["--metrics-listen", "127.0.0.1:0"]) { ledger in
             let scrape = PrometheusScrape(port: try Self.metricsPort(ledger.daemon))
             try ledger.makeTeam("busy", plan: "enterprise")
@@ -85,7 +86,8 @@ struct MetricsTests {
         }
     }
 
-    @Test func otherPaths_answer404_otherMethods405() throws {
+    @Test(.enabled(if: PrometheusScrape.python != nil, PrometheusScrape.skipReason))
+    func otherPaths_answer404_otherMethods405() throws {
         try withLedger(manualClock + ["--metrics-listen", "127.0.0.1:0"]) { ledger in
             let scrape = PrometheusScrape(port: try Self.metricsPort(ledger.daemon))
             #expect(try scrape.status("GET", "/metrics") == "200")
@@ -104,136 +106,28 @@ struct MetricsTests {
             #expect(!ledger.daemon.daemonStderr.contains("metrics serving"))
         }
     }
-}
 
-/// Runs `body` on a thread of its own; `value()` waits for it.
-final class ThreadResult<T: Sendable>: @unchecked Sendable {
-    private let done = DispatchSemaphore(value: 0)
-    private let lock = NSLock()
-    private var result: Result<T, any Error>?
-
-    init(_ body: @escaping @Sendable () throws -> T) {
-        let thread = Thread { [self] in
-            let r = Result { try body() }
-            lock.withLock { result = r }
-            done.signal()
-        }
-        thread.stackSize = 1 << 20
-        thread.start()
+    @Test(arguments: ["9464", "127.0.0.1", "127.0.0.1:99999", "::1:9464"])
+    func malformedAddress_refusesToStart(address: String) throws {
+        let daemon = try DaemonProcess(arguments: manualClock + ["--metrics-listen", address], waitForPing: false)
+        let termination = daemon.waitForExit(timeoutSeconds: 20)
+        #expect(termination != nil && termination != .exited(0), "\(termination.map { "\($0)" } ?? "still running")")
+        #expect(daemon.daemonStderr.contains("--metrics-listen \(address) must be HOST:PORT"), "\(daemon.stderr)")
+        daemon.kill9()
     }
 
-    var isFinished: Bool { lock.withLock { result != nil } }
-
-    func value() throws -> T {
-        done.wait()
-        done.signal()
-        return try lock.withLock { result! }.get()
-    }
-}
-
-/// `GET http://127.0.0.1:PORT/metrics` and its parse by `prometheus_client`, in python3.
-struct PrometheusScrape {
-    let port: Int
-
-    /// argv: base URL, then `scrape`, or `status METHOD PATH`. `scrape` prints JSON: the
-    /// Content-Type, each family's type, and every sample as `name{label="v",...}` (labels sorted).
-    static let script = #"""
-        import json, sys, urllib.request, urllib.error
-        from prometheus_client.parser import text_string_to_metric_families
-        base = sys.argv[1]
-        if sys.argv[2] == "scrape":
-            with urllib.request.urlopen(base + "/metrics", timeout=30) as response:
-                content_type = response.headers.get("Content-Type")
-                text = response.read().decode("utf-8")
-            types, samples = {}, {}
-            for family in text_string_to_metric_families(text):
-                types[family.name] = family.type
-                for s in family.samples:
-                    labels = ",".join('%s="%s"' % (k, v) for k, v in sorted(s.labels.items()))
-                    key = s.name + ("{" + labels + "}" if labels else "")
-                    if key in samples:
-                        sys.exit("duplicate sample " + key)
-                    samples[key] = s.value
-            print(json.dumps({"content_type": content_type, "types": types, "samples": samples}))
-        else:
-            request = urllib.request.Request(base + sys.argv[4], method=sys.argv[3])
-            try:
-                with urllib.request.urlopen(request, timeout=30) as response:
-                    print(response.status)
-            except urllib.error.HTTPError as error:
-                print(("%d %s" % (error.code, error.headers.get("Allow") or "")).strip())
-        """#
-
-    static let python: String? = {
-        guard let python = findExecutable("python3"),
-            (try? runProcess(python, ["-c", "import prometheus_client"], timeoutSeconds: 60))?.termination == .exited(0)
-        else { return nil }
-        return python
-    }()
-
-    static let skipReason: Comment =
-        "needs python3 with prometheus_client (pip install prometheus_client; tools/ensure-deps --test)"
-
-    struct Samples {
-        var contentType: String
-        var types: [String: String]
-        var values: [String: Double]
-        subscript(_ key: String) -> Double? { values[key] }
-    }
-
-    func run(_ arguments: [String]) throws -> String {
-        let python = try #require(Self.python)
-        let result = try runProcess(python, ["-c", Self.script, "http://127.0.0.1:\(port)"] + arguments)
-        guard result.termination == .exited(0) else {
-            throw LedgerTestError("python3 \(arguments): \(result.termination)\n\(result.stdout)\(result.stderr)")
-        }
-        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    func samples() throws -> Samples {
-        let parsed = try JSON.parse(try run(["scrape"]))
-        var types: [String: String] = [:]
-        for member in parsed["types"]?.members ?? [] { types[member.key] = member.value.string }
-        var values: [String: Double] = [:]
-        for member in parsed["samples"]?.members ?? [] { values[member.key] = member.value.double }
-        return Samples(contentType: parsed["content_type"]?.string ?? "", types: types, values: values)
-    }
-
-    /// The status code (and the Allow header, if any) of `method path`.
-    func status(_ method: String, _ path: String) throws -> String { try run(["status", method, path]) }
-}
-
-/// `ops/prometheus/`: the scrape config and the alert rules pass Prometheus' own checker, and
-/// each alert fires (and stays quiet) as its unit tests in `alerts.test.yml` say.
-@Suite("Prometheus ops files", .enabled(if: findExecutable("promtool") != nil, "needs promtool (Debian: prometheus)"))
-struct PrometheusOpsTests {
-    static let directory = packageRoot + "/ops/prometheus"
-
-    @Test(arguments: [
-        ["check", "config", "tokenledger.yml"], ["check", "rules", "alerts.yml"], ["test", "rules", "alerts.test.yml"],
-    ])
-    func promtool_accepts(arguments: [String]) throws {
-        let promtool = try #require(findExecutable("promtool"))
-        // promtool resolves rule_files against the current directory for `test rules`.
-        let result = try runProcess(
-            "/bin/sh", ["-c", "cd \"$0\" && exec \"$@\"", Self.directory, promtool] + arguments, timeoutSeconds: 120)
-        #expect(result.termination == .exited(0), "promtool \(arguments): \(result.stdout)\(result.stderr)")
-    }
-
-    @Test func everyMetricTheRulesUse_isOneTheDaemonNames_andTheReadmeExplains() throws {
-        let rules = readFile(Self.directory + "/alerts.yml")
-        let used = Set(
-            rules.split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "_") })
-                .filter { $0.hasPrefix("tokenledger_") }.map(String.init))
-        #expect(used.count >= 5, "\(used)")
-        let names = readFile(packageRoot + "/Sources/LedgerMetrics/MetricName.swift")
-        let readme = readFile(packageRoot + "/README.md")
-        for name in used {
-            let family = ["_bucket", "_count", "_sum"].reduce(name) {
-                $0.hasSuffix($1) ? String($0.dropLast($1.count)) : $0
+    @Test func portInUse_isLogged_andTheLedgerServesOn() throws {
+        try withLedger(manualClock + ["--metrics-listen", "127.0.0.1:0"]) { first in
+            let port = try Self.metricsPort(first.daemon)
+            try withLedger(manualClock + ["--metrics-listen", "127.0.0.1:\(port)"]) { second in
+                let seq = try second.seq()
+                #expect(seq >= 0, "the ledger answers")
+                let deadline = Date().addingTimeInterval(10)
+                while !second.daemon.daemonStderr.contains("metrics server failed") && Date() < deadline {
+                    usleep(20_000)
+                }
+                #expect(second.daemon.daemonStderr.contains("metrics server failed"), "\(second.daemon.stderr)")
             }
-            #expect(names.contains("\"\(family)\""), "\(family) is in MetricName.swift")
-            #expect(readme.contains("`\(family)"), "\(family) is in README's Metrics table")
         }
     }
 }
