@@ -137,6 +137,7 @@ let package = Package(
             name: "LedgerStoreTests",
             dependencies: [
                 "LedgerStore", "LedgerCore", "LMDB", "LedgerTestKit", "LedgerProjections", "LedgerMemoryStore",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
         .testTarget(
