@@ -4,13 +4,16 @@ import Testing
 
 /// `ops/prometheus/`: the scrape config and the alert rules pass Prometheus' own checker, and
 /// each alert fires (and stays quiet) as its unit tests in `alerts.test.yml` say.
-@Suite("Prometheus ops files", .enabled(if: findExecutable("promtool") != nil, "needs promtool (Debian: prometheus)"))
+@Suite("Prometheus ops files")
 struct PrometheusOpsTests {
     static let directory = packageRoot + "/ops/prometheus"
 
-    @Test(arguments: [
-        ["check", "config", "tokenledger.yml"], ["check", "rules", "alerts.yml"], ["test", "rules", "alerts.test.yml"],
-    ])
+    @Test(
+        .enabled(if: findExecutable("promtool") != nil, "needs promtool (Debian: prometheus)"),
+        arguments: [
+            ["check", "config", "tokenledger.yml"], ["check", "rules", "alerts.yml"],
+            ["test", "rules", "alerts.test.yml"],
+        ])
     func promtool_accepts(arguments: [String]) throws {
         let promtool = try #require(findExecutable("promtool"))
         // promtool resolves rule_files against the current directory for `test rules`.
@@ -33,6 +36,16 @@ struct PrometheusOpsTests {
             }
             #expect(names.contains("\"\(family)\""), "\(family) is in MetricName.swift")
             #expect(readme.contains("`\(family)"), "\(family) is in README's Metrics table")
+        }
+    }
+
+    @Test func everyMetricTheDaemonNames_isInTheReadmesTable() {
+        let names = readFile(packageRoot + "/Sources/LedgerMetrics/MetricName.swift")
+            .split(separator: "\"").filter { $0.hasPrefix("tokenledger_") }
+        #expect(names.count >= 15, "\(names)")
+        let readme = readFile(packageRoot + "/README.md")
+        for name in names {
+            #expect(readme.contains("| `\(name)"), "\(name) has a row in README's Metrics table")
         }
     }
 }
