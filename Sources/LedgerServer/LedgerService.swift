@@ -38,11 +38,14 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
     private let readQueue = DispatchQueue(label: "tokenledger.log-reads", attributes: .concurrent)
     /// Live `subscribe` streams, for `stats`.
     public let subscribers = SubscriberGauge()
+    /// Requests by op and outcome, counted per batch of lines.
+    let requestMetrics: RequestMetrics
 
     public init(
         writer: Writer, reader: LogReader, roles: RoleMap, manualClock: Bool, views: ProjectionHub? = nil,
-        readWaitMs: Int = 1000, backup: LogBackup? = nil, logger: Logger
+        readWaitMs: Int = 1000, backup: LogBackup? = nil, requestMetrics: RequestMetrics = .none, logger: Logger
     ) {
+        self.requestMetrics = requestMetrics
         self.backup = backup
         self.views = views
         self.queries = views.map { ViewQueries(store: $0.store) }
@@ -61,16 +64,21 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
         // requests are handed over as they are, without a copy of each.
         var segment: [LedgerRequest] = []
         var segmentIDs: [JSON?] = []
+        var segmentOps: [Op] = []
         var segmentIndices: [Int] = []
+        var tally = RequestTally()
+        defer { requestMetrics.record(tally) }
 
         func flush() async {
             guard !segment.isEmpty else { return }
             let answers = await writer.submit(segment)
             for k in segment.indices {
                 out[segmentIndices[k]] = Self.encode(id: segmentIDs[k], answers[k])
+                tally.add(segmentOps[k], answers[k])
             }
             segment = []
             segmentIDs.removeAll(keepingCapacity: true)
+            segmentOps.removeAll(keepingCapacity: true)
             segmentIndices.removeAll(keepingCapacity: true)
         }
 
@@ -94,12 +102,15 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
                 // what is wrong only with a request its role may make. PROTOCOL §2's order:
                 // `unknown_op` (a clock op without the manual clock too) before `forbidden`.
                 if role != nil, let op = f.op, (op == .clockSet || op == .clockAdvance) && !manualClock {
+                    tally.add(op, .unknownOp)
                     out[i] = Self.encode(
                         id: f.id,
                         .failure(Rejection(.unknownOp, "unknown op \"\(op.rawValue)\" (only with --clock manual)")))
                 } else if role == nil || f.op.map({ !$0.allows(role!) }) == true {
+                    tally.add(f.op, .forbidden)
                     out[i] = refuse(f.id, f.op?.rawValue ?? "(unparsed)")
                 } else {
+                    tally.add(f.op, f.rejection.code)
                     out[i] = Self.encode(id: f.id, .failure(f.rejection))
                 }
                 continue
@@ -107,25 +118,30 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
                 request = r
             }
             if (request.op == .clockSet || request.op == .clockAdvance) && !manualClock {
+                tally.add(request.op, .unknownOp)
                 out[i] = Self.encode(
                     id: request.id,
                     .failure(Rejection(.unknownOp, "unknown op \"\(request.op.rawValue)\" (only with --clock manual)")))
                 continue
             }
             guard let role, request.op.allows(role) else {
+                tally.add(request.op, .forbidden)
                 out[i] = refuse(request.id, request.op.rawValue)
                 continue
             }
             switch request.body {
             case .query(.usage), .query(.report), .query(.rebuild):
                 await flush()
-                out[i] = Self.encode(id: request.id, await viewRead(request.body))
+                let answer = await viewRead(request.body)
+                tally.add(request.op, answer)
+                out[i] = Self.encode(id: request.id, answer)
             case .query(.subscribe(let q)):
                 // The stream starts after every earlier write of this connection was committed;
                 // the requests after it in the batch are ignored (the connection only streams now).
                 await flush()
                 // Each subscriber may hold one fetch of lines (256 KiB); their number bounds the total.
                 guard subscribers.reserve(limit: subscribersMax) else {
+                    tally.add(request.op, .unavailable)
                     out[i] = Self.encode(
                         id: request.id,
                         .failure(
@@ -135,18 +151,24 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
                 let stream = LogSubscription(
                     q, storage: reader.storage, heads: writer.heads, readQueue: readQueue, gauge: subscribers,
                     reserved: true)
+                tally.add(request.op, nil)
                 out[i] = Self.encode(id: request.id, .success(["subscribed": .bool(true)]))
                 return BatchAnswer(lines: Array(out[...i]), stream: stream)
             case .query(.backup(let dest)):
                 // After the connection's earlier writes were committed, so the copy holds them.
                 await flush()
-                out[i] = Self.encode(id: request.id, await runBackup(dest, peer: peer))
+                let answer = await runBackup(dest, peer: peer)
+                tally.add(request.op, answer)
+                out[i] = Self.encode(id: request.id, answer)
             case .query(.audit), .query(.verify), .query(.stats):
                 await flush()
-                out[i] = Self.encode(id: request.id, await logRead(request.body))
+                let answer = await logRead(request.body)
+                tally.add(request.op, answer)
+                out[i] = Self.encode(id: request.id, answer)
             default:
                 segment.append(request.ledgerRequest)
                 segmentIDs.append(request.id)
+                segmentOps.append(request.op)
                 segmentIndices.append(i)
                 if segment.count == writer.limits.batchRequestsMax { await flush() }
             }

@@ -46,15 +46,19 @@ public final class Writer: @unchecked Sendable {
     public let heads: HeadWatch
     private var thread: Thread?
     private let finished = DispatchSemaphore(value: 0)
+    private let metrics: WriterMetrics
+    /// Written on the writer thread, read by `stats` on others: behind a lock (once per batch).
+    private let batchesBox = Locked(0)
 
-    public private(set) var batchesCommitted = 0
+    public var batchesCommitted: Int { batchesBox.withLock { $0 } }
     /// Takes snapshots between batches and writes one at a clean stop; set before `start`.
     public var snapshotter: Snapshotter?
 
-    public init(engine: LedgerEngine, limits: WriterLimits = .init(), logger: Logger) {
+    public init(engine: LedgerEngine, limits: WriterLimits = .init(), metrics: WriterMetrics = .none, logger: Logger) {
         precondition(limits.batchRequestsMax >= 1 && limits.queueRequestsMax >= limits.batchRequestsMax)
         self.engine = engine
         self.limits = limits
+        self.metrics = metrics
         self.logger = logger
         headBox = Locked(engine.logHead)
         failureBox = Locked(engine.integrityFailure)
@@ -139,6 +143,7 @@ public final class Writer: @unchecked Sendable {
             var waiters: Deque<CheckedContinuation<Void, Never>> = []
             var rejected: [Submission] = []
             var report: Rejection?
+            var queuedAfter = 0
             let stop: Bool = condition.withLock {
                 while queue.submissions.isEmpty && !queue.stopping && queue.integrityReport == nil {
                     let wake = nextWake()
@@ -161,6 +166,7 @@ public final class Writer: @unchecked Sendable {
                     taken.append(queue.submissions.removeFirst())
                 }
                 queue.queuedRequests -= n
+                queuedAfter = queue.queuedRequests
                 waiters = queue.spaceWaiters
                 queue.spaceWaiters.removeAll()
                 return false
@@ -184,18 +190,24 @@ public final class Writer: @unchecked Sendable {
                 continue
             }
             let all = taken.flatMap(\.requests)
+            let decided = DispatchTime.now().uptimeNanoseconds
             let answers = engine.execute(all)
+            let commitNanoseconds = DispatchTime.now().uptimeNanoseconds - decided
             precondition(answers.count == all.count, "one answer per request")
             publishHead()
             let batchSeconds = Self.seconds(since: began)
-            batchesCommitted += 1
+            batchesBox.withLock { $0 += 1 }
             var i = 0
             for s in taken {
                 s.continuation.resume(returning: Array(answers[i..<(i + s.requests.count)]))
                 i += s.requests.count
             }
-            // After the answers: taking a snapshot must not delay them.
+            // After the answers: they wait for nothing but the commit, and taking a snapshot
+            // must not delay them.
             snapshotter?.afterBatch(engine, batchSeconds: batchSeconds)
+            metrics.commitLatency.recordNanoseconds(Int64(commitNanoseconds))
+            metrics.batchRequests.record(all.count)
+            metrics.queueRequests.record(queuedAfter)
         }
         heads.close()
         logger.info("writer stopped", metadata: ["ledger.seq": "\(engine.state.head)"])
@@ -208,7 +220,11 @@ public final class Writer: @unchecked Sendable {
 
     private func publishHead() {
         let h = engine.logHead
-        headBox.withLock { $0 = h }
+        let before = headBox.withLock { head in
+            defer { head = h }
+            return head.seq
+        }
+        if h.seq > before { metrics.eventsAppended.increment(by: Int64(h.seq - before)) }
         let f = engine.integrityFailure
         failureBox.withLock { $0 = f }
         heads.publish(h.seq)

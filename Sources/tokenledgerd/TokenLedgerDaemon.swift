@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LedgerCore
 import LedgerJSON
+import LedgerMetrics
 import LedgerProjections
 import LedgerProtocol
 import LedgerServer
@@ -157,6 +158,13 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
     var verifyOnStart = "background"
 
     @Option(
+        name: .customLong("metrics-listen"),
+        help: ArgumentHelp(
+            "Serve GET /metrics (Prometheus text format) over HTTP on HOST:PORT, e.g. 127.0.0.1:9464 (empty: off).",
+            valueName: "host:port"))
+    var metricsListen: String?
+
+    @Option(
         name: .customLong("log-level"),
         help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel = "info"
@@ -198,6 +206,10 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         }
         guard ["tail", "full", "background"].contains(verifyOnStart) else {
             throw ValidationError("--verify-on-start must be tail, full or background")
+        }
+        if let metricsListen, !metricsListen.isEmpty, metricsAddress == nil {
+            throw ValidationError(
+                "--metrics-listen \(metricsListen) must be HOST:PORT (IPv6 in brackets), port 0..65535")
         }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level \(logLevel) is unknown")
@@ -281,7 +293,9 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         try engine.bootstrap(catalog: catalogSpecs)
         let caughtUp = try engine.tick()
 
-        let writer = Writer(engine: engine, logger: logger)
+        // Without --metrics-listen nothing is recorded at all (the no-op handles).
+        let metrics = metricsAddress.map { _ in DaemonMetrics() }
+        let writer = Writer(engine: engine, metrics: metrics.map(Self.writerMetrics) ?? .none, logger: logger)
         var policy = SnapshotPolicy()
         policy.everyEvents = snapshotEveryEvents
         policy.everySeconds = snapshotEverySeconds
@@ -297,6 +311,7 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         let service = LedgerService(
             writer: writer, reader: reader, roles: roles, manualClock: clock.manual != nil,
             views: views, readWaitMs: readWaitMs, backup: LogBackup(storage: storage, dataDirectory: data),
+            requestMetrics: metrics.map(Self.requestMetrics) ?? .none,
             logger: logger)
         let server = UnixSocketServer(
             config: ServerConfig(
@@ -339,6 +354,16 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
             v.start()
             verifier = v
         }
+        metrics?.recordStartup(seconds: startup.seconds)
+
+        // Until the daemon's parts run in a ServiceGroup (issue 14, item 4), the metrics service
+        // runs in a task of its own, cancelled at shutdown.
+        var metricsTask: Task<Void, Never>?
+        if let metrics, let address = metricsAddress {
+            metricsTask = Self.startMetrics(
+                metrics, address: address, mapMaxBytes: mapSizeMiBMax << 20, storage: storage, writer: writer,
+                views: views, server: server, service: service, logger: logger)
+        }
 
         // Reader slots of processes killed while reading (an ops tool, a backup) would pin old
         // pages and make the file grow: cleared at start by the environment, then periodically.
@@ -365,6 +390,8 @@ struct TokenLedgerDaemon: AsyncParsableCommand {
         let signal = await ShutdownSignal.wait()
         readerCheck.cancel()
         await readerCheck.value
+        metricsTask?.cancel()
+        await metricsTask?.value
         logger.info("stopping", metadata: ["signal": "\(signal)"])
         // Requests not yet started are answered `unavailable`; the batch being committed finishes.
         writer.stop()

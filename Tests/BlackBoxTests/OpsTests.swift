@@ -74,7 +74,9 @@ struct OpsTests {
         let unit = readFile(Self.unitPath)
         for line in [
             "User=tokenledger", "ProtectSystem=strict", "StateDirectory=tokenledger", "RuntimeDirectory=tokenledger",
-            "NoNewPrivileges=yes", "PrivateTmp=yes", "ProtectHome=yes", "RestrictAddressFamilies=AF_UNIX",
+            "NoNewPrivileges=yes", "PrivateTmp=yes", "ProtectHome=yes",
+            // IP only for /metrics, and only on the loopback.
+            "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6", "IPAddressDeny=any", "IPAddressAllow=localhost",
             "KillSignal=SIGTERM", "Restart=on-failure",
         ] {
             #expect(unit.contains("\n" + line + "\n"), "\(line) in \(Self.unitPath)")

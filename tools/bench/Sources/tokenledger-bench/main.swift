@@ -21,6 +21,8 @@ let usage = """
 
     Options:
       --daemon PATH        release tokenledgerd (default: <repo>/.build/release/tokenledgerd)
+      --daemon-arg FLAG    one more argument for tokenledgerd (repeatable): --daemon-arg --metrics-listen
+                           --daemon-arg 127.0.0.1:0 measures with the metrics recorded
       --connections N      client connections, one thread each (default 64)
       --window N           requests in flight per connection (default 256)
       --duration S         measured seconds (default 10)
@@ -50,6 +52,8 @@ let usage = """
 struct Options {
     var mode = "all"
     var daemon: String?
+    /// Extra flags for tokenledgerd (`--daemon-arg`, repeatable), e.g. `--metrics-listen 127.0.0.1:0`.
+    var daemonArguments: [String] = []
     var load = LoadConfig()
     var batch: Int?
     var eventBytes: Int?
@@ -97,6 +101,7 @@ func parseOptions(_ args: [String]) -> Options {
         case "--snapshot-chunk-kib": o.startup.snapshotChunkKiB = count(a)
         case "--reuse": o.startup.reuse = value(a)
         case "--daemon": o.daemon = value(a)
+        case "--daemon-arg": o.daemonArguments.append(value(a))
         case "--connections": o.load.connections = count(a)
         case "--window": o.load.window = count(a)
         case "--duration": o.load.durationSeconds = number(a)
@@ -181,7 +186,8 @@ do {
         let dir = try makeTempDirectory(base: options.tmp, prefix: "tlbench")
         cleanup.append(dir)
         log("daemon \(daemonPath), data in \(dir)")
-        let daemon = try DaemonProcess(executable: daemonPath, directory: dir, clock: "manual=2026-01-01T00:00:00.000Z")
+        let daemon = try DaemonProcess(executable: daemonPath, directory: dir, clock: "manual=2026-01-01T00:00:00.000Z",
+            extraArguments: options.daemonArguments)
         let result: LoadResult
         do {
             try daemon.waitUntilServing()
