@@ -27,6 +27,8 @@ public final class DaemonMetrics: Sendable {
     private let mapMaxBytes: CoreMetrics.Gauge
     private let integrity: CoreMetrics.Gauge
     private let startupSeconds: CoreMetrics.Gauge
+    private let snapshotAgeSeconds: CoreMetrics.Gauge
+    private let snapshotSeq: CoreMetrics.Gauge
 
     /// Powers of two up to the writer's batch cap of 4096 requests.
     public static let batchRequestsBuckets: [Double] = (0...12).map { Double(1 << $0) }
@@ -56,6 +58,8 @@ public final class DaemonMetrics: Sendable {
         mapMaxBytes = CoreMetrics.Gauge(label: MetricName.mapMaxBytes, factory: factory)
         integrity = CoreMetrics.Gauge(label: MetricName.integrity, factory: factory)
         startupSeconds = CoreMetrics.Gauge(label: MetricName.startupSeconds, factory: factory)
+        snapshotAgeSeconds = CoreMetrics.Gauge(label: MetricName.snapshotAgeSeconds, factory: factory)
+        snapshotSeq = CoreMetrics.Gauge(label: MetricName.snapshotSeq, factory: factory)
     }
 
     /// The counter of one op and outcome (`code` is `ok` or an error code). The registry hands
@@ -87,6 +91,8 @@ public final class DaemonMetrics: Sendable {
         mapSizeBytes.record(sample.mapSizeBytes)
         mapMaxBytes.record(sample.mapMaxBytes)
         integrity.record(sample.integrityFailed ? 1 : 0)
+        snapshotAgeSeconds.record(sample.snapshot?.ageSeconds ?? -1)
+        snapshotSeq.record(Int64(clamping: sample.snapshot?.seq ?? 0))
         return registry.emitToBuffer()
     }
 }

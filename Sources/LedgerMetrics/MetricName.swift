@@ -32,6 +32,11 @@ public enum MetricName {
     public static let integrity = "tokenledger_integrity_failed"
     /// Gauge: seconds from the start of `serve` to the socket serving (fold, catch-up, bind).
     public static let startupSeconds = "tokenledger_startup_seconds"
+    /// Gauge: seconds since the newest stored snapshot was written (-1: none yet). A restart
+    /// folds the log after it, so an old snapshot means a long restart.
+    public static let snapshotAgeSeconds = "tokenledger_snapshot_age_seconds"
+    /// Gauge: the seq the newest stored snapshot stands at (0: none yet).
+    public static let snapshotSeq = "tokenledger_snapshot_seq"
 
     /// Label names.
     public static let opLabel = "op"

@@ -23,6 +23,7 @@ struct DaemonMetricsTests {
         sample.mapSizeBytes = 1 << 30
         sample.mapMaxBytes = 1 << 40
         sample.integrityFailed = true
+        sample.snapshot = (seq: 80, ageSeconds: 42)
         let lines = Self.lines(Self.text(metrics, sample))
         for expected in [
             "tokenledger_head_seq 100.0", #"tokenledger_projection_lag_events{projection="daily"} 0.0"#,
@@ -31,6 +32,7 @@ struct DaemonMetricsTests {
             "tokenledger_subscribers 2.0", "tokenledger_buffered_input_bytes 4096.0",
             "tokenledger_map_used_bytes 1048576.0", "tokenledger_map_size_bytes 1073741824.0",
             "tokenledger_map_max_bytes 1099511627776.0", "tokenledger_integrity_failed 1.0",
+            "tokenledger_snapshot_seq 80.0", "tokenledger_snapshot_age_seconds 42.0",
             "# TYPE tokenledger_head_seq gauge",
         ] {
             #expect(lines.contains(Substring(expected)), "\(expected) in \(lines.sorted())")
@@ -59,5 +61,11 @@ struct DaemonMetricsTests {
         let untouched = Self.lines(Self.text(other))
         #expect(untouched.contains("tokenledger_events_appended_total 0"))
         #expect(!untouched.contains { $0.hasPrefix("tokenledger_requests_total{") })
+    }
+
+    @Test func exposition_withoutASnapshot_saysSo() {
+        let lines = Self.lines(Self.text(DaemonMetrics(), MetricsSample()))
+        #expect(lines.contains("tokenledger_snapshot_age_seconds -1.0"), "\(lines.sorted())")
+        #expect(lines.contains("tokenledger_snapshot_seq 0.0"), "\(lines.sorted())")
     }
 }
