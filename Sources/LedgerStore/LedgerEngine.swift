@@ -197,6 +197,12 @@ public final class LedgerEngine {
         guard integrityFailure == nil else { return 0 }
         beginBatch()
         let n = runScheduler(upTo: effectiveNow())
+        try commitOrRollBack()
+        return n
+    }
+
+    /// Commits what the batch appended, or puts the engine back where the batch found it.
+    private func commitOrRollBack() throws {
         do {
             try commitPending()
         } catch {
@@ -204,7 +210,6 @@ public final class LedgerEngine {
             throw error
         }
         undo.commit()
-        return n
     }
 
     /// The earliest instant at which the scheduler has work, for the writer's timer.
@@ -547,12 +552,6 @@ public final class LedgerEngine {
         let now = effectiveNow()
         beginBatch()
         for spec in catalog { append(.priceSet(spec), ts: now, key: nil) }
-        do {
-            try commitPending()
-        } catch {
-            discardPending()
-            throw error
-        }
-        undo.commit()
+        try commitOrRollBack()
     }
 }
