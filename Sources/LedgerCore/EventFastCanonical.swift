@@ -8,6 +8,7 @@ extension Event {
     /// nil (having written nothing) for types without a fast path.
     func writeFastCanonical(to w: inout CanonicalWriter) -> Int? {
         guard case .consumed(let c) = body else { return nil }
+        assert(EventType.consumed.rawValue == "consumed", "the fast path writes the type as a StaticString")
         w.beginObject()
         // Keys in RFC 8785 order (all ASCII): cost, day, draws, [hash], input_tokens, key,
         // model, operation, output_tokens, overdraft, params, pod, record, seq, task, team,
@@ -37,7 +38,7 @@ extension Event {
         if let task = c.tags.task { w.key("task"); w.string(task.string) }
         w.key("team"); w.string(c.tags.team.string)
         w.key("ts"); w.instant(ts)
-        w.key("type"); w.string(EventType.consumed.rawValue)
+        w.key("type"); w.string("consumed")  // EventType.consumed, as a StaticString: no escape scan
         w.key("user"); w.string(c.tags.user.string)
         w.key("v"); w.int(Event.version)
         w.endObject()

@@ -321,11 +321,7 @@ public final class LedgerService: RequestBatchHandler, @unchecked Sendable {
             "subscribers": .int(subscribers.count),
             "buffered_input_bytes": .int(bufferedInputBytes()),
             "snapshot": newestSnapshot().map { s -> JSON in
-                let ageMs = max(0, Int64(Date().timeIntervalSince1970 * 1000) - s.writtenAtMs)
-                return .object([
-                    "seq": .int(s.seq), "bytes": .int(s.bytes),
-                    "age_s": .int(ageMs / 1000),
-                ])
+                .object(["seq": .int(s.seq), "bytes": .int(s.bytes), "age_s": .int(s.ageSeconds())])
             } ?? .null,
             "startup": .object([
                 "seconds": .number(JSONNumber(lexeme: String(format: "%.3f", startup.seconds))),

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A stored snapshot: the log seq it stands at, its size, when it was written (wall clock).
 public struct SnapshotInfo: Sendable, Equatable {
     public var seq: UInt64
@@ -8,5 +10,10 @@ public struct SnapshotInfo: Sendable, Equatable {
         self.seq = seq
         self.bytes = bytes
         self.writtenAtMs = writtenAtMs
+    }
+
+    /// Whole seconds since it was written, by the wall clock (0 when the clock is behind it).
+    public func ageSeconds(nowMs: Int64 = Int64(Date().timeIntervalSince1970 * 1000)) -> Int64 {
+        max(0, nowMs - writtenAtMs) / 1000
     }
 }

@@ -1,4 +1,3 @@
-import Foundation
 import LedgerMetrics
 import LedgerProjections
 import LedgerServer
@@ -43,10 +42,7 @@ extension TokenLedgerDaemon {
             sample.mapSizeBytes = usage.mapSize
             sample.mapMaxBytes = mapMaxBytes
             sample.integrityFailed = writer.integrityFailure != nil
-            if let s = service.newestSnapshot() {
-                let ageMs = max(0, Int64(Date().timeIntervalSince1970 * 1000) - s.writtenAtMs)
-                sample.snapshot = (s.seq, ageMs / 1000)
-            }
+            if let s = service.newestSnapshot() { sample.snapshot = (s.seq, s.ageSeconds()) }
             return metrics.exposition(sample)
         }
         return Task {
